@@ -1,0 +1,147 @@
+"""The generator CLI, run as a subprocess (tools.marlin_gen.main and the upstream-style shim)."""
+
+import os
+import re
+import subprocess
+import sys
+
+import pytest
+import upstream_golden
+
+from tools.marlin_gen import render
+
+REPO_ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+SHIM = os.path.join(REPO_ROOT, "tools", "generate_kernels.py")
+FULL = "7.5,8.0,8.9,9.0"
+
+
+def _run(*args, shim=False):
+    command = [sys.executable, SHIM] if shim else [sys.executable, "-m", "tools.marlin_gen.main"]
+    env = dict(os.environ)
+    env.pop("BUILD_WORKING_DIRECTORY", None)
+    return subprocess.run(
+        command + list(args), cwd=REPO_ROOT, capture_output=True, text=True, env=env, check=False
+    )
+
+
+def _ok(*args, **kwargs):
+    result = _run(*args, **kwargs)
+    assert result.returncode == 0, result.stderr
+    return result
+
+
+def _read_dir(path):
+    out = {}
+    for name in sorted(os.listdir(path)):
+        with open(os.path.join(path, name), "rb") as f:
+            out[name] = f.read()
+    return out
+
+
+@pytest.fixture(scope="module")
+def full_run(tmp_path_factory):
+    out = tmp_path_factory.mktemp("full")
+    _ok(f"--archs={FULL}", f"--out_dir={out}")
+    return _read_dir(out)
+
+
+@pytest.mark.skipif(not os.path.exists(SHIM), reason="the shim is not in this tree (Bazel)")
+def test_upstream_invocation_through_the_shim(tmp_path, full_run):
+    _ok(FULL, f"--out_dir={tmp_path}", shim=True)
+    assert _read_dir(tmp_path) == full_run
+
+
+def test_full_run_writes_the_upstream_file_set(full_run):
+    upstream = upstream_golden.load()[FULL]["files"]
+    assert sorted(full_run) == sorted(list(upstream) + ["kernel_selector.h", "manifest.json"])
+
+
+def test_bazel_arch_forms(tmp_path):
+    _ok("--archs=sm_80,compute_89", f"--out_dir={tmp_path}")
+    assert len([n for n in os.listdir(tmp_path) if n.endswith(".cu")]) == 19
+
+
+def test_determinism(tmp_path, full_run):
+    again = tmp_path / "again"
+    _ok(FULL, f"--out_dir={again}")
+    assert _read_dir(again) == full_run
+    result = _ok(FULL, f"--out_dir={again}")
+    assert "0 file(s) written, 28 unchanged" in result.stdout
+
+
+def test_only_writes_just_the_named_file(tmp_path, full_run):
+    name = "sm75_kernel_s8_u4b8_float16.cu"
+    _ok(f"--only={name}", f"--out_dir={tmp_path}")  # no arch list needed for .cu files
+    assert _read_dir(tmp_path) == {name: full_run[name]}
+    selector_dir = tmp_path / "selector"
+    _ok(
+        FULL,
+        "--only=kernel_selector.h,sm80_kernel_float16_u4_float16.cu",
+        f"--out_dir={selector_dir}",
+    )
+    assert _read_dir(selector_dir) == {
+        n: full_run[n] for n in ("kernel_selector.h", "sm80_kernel_float16_u4_float16.cu")
+    }
+
+
+def test_from_manifest(tmp_path, full_run):
+    manifest = tmp_path / "manifest.json"
+    manifest.write_bytes(full_run["manifest.json"])
+    out = tmp_path / "out"
+    _ok(f"--from_manifest={manifest}", f"--out_dir={out}")
+    assert _read_dir(out) == {"kernel_selector.h": full_run["kernel_selector.h"]}
+
+
+def test_bzl_plan(tmp_path):
+    path = tmp_path / "kernel_plan.bzl"
+    _ok(f"--bzl_plan={path}")
+    assert path.read_text() == render.bzl_plan()
+
+
+def test_timing(tmp_path):
+    result = _ok(FULL, f"--out_dir={tmp_path}", "--timing")
+    seconds = float(re.search(r"marlin_gen: ([0-9.]+) s", result.stdout).group(1))
+    print(f"\ngenerator time for the full {FULL!r} output: {seconds:.3f} s")
+    assert seconds < 30
+
+
+@pytest.mark.parametrize(
+    ("args", "words"),
+    [
+        (["8.0,sm_8x", "--out_dir=OUT"], ["'sm_8x'", "sm_80", "8.9+PTX"]),
+        (["8", "--out_dir=OUT"], ["'8'", "sm_80"]),
+        (["--archs=8.0,,8.9", "--out_dir=OUT"], ["empty item"]),
+        (["8.0", "--schemes=gptq_int3", "--out_dir=OUT"], ["'gptq_int3'", "gptq_int4, gptq_int8"]),
+        (["8.0", "--schemes=", "--out_dir=OUT"], ["--schemes is empty", "awq_int4"]),
+        (["8.0", "--preset=tgi", "--out_dir=OUT"], ["tgi", "vllm"]),
+        (["8.0"], ["--out_dir is required"]),
+        (["--out_dir=OUT"], ["--archs", "required"]),
+        (["8.0", "--archs=8.9", "--out_dir=OUT"], ["positional", "--archs"]),
+        (["8.0", "9.0", "--out_dir=OUT"], ["positional"]),
+        (
+            ["8.0", "--only=sm75_kernel_s8_u4_float16.cu", "--out_dir=OUT"],
+            ["'sm75_kernel_s8_u4_float16.cu'", "sm80_kernel_s8_u4_float16.cu", "manifest.json"],
+        ),
+        (["--only=nope.cu", "--out_dir=OUT"], ["'nope.cu'", "sm75_kernel_s8_u4_float16.cu"]),
+        (["--only=manifest.json", "--out_dir=OUT"], ["--archs", "required"]),
+        (["--from_manifest=MISSING", "--out_dir=OUT"], ["--from_manifest", "missing.json"]),
+        (["--from_manifest=BAD", "--out_dir=OUT"], ["manifest", "not valid JSON"]),
+        (["8.0", "--from_manifest=BAD", "--out_dir=OUT"], ["--from_manifest", "--archs"]),
+    ],
+)
+def test_errors_name_the_bad_value_without_traceback(tmp_path, args, words):
+    bad = tmp_path / "bad.json"
+    bad.write_text("{not json")
+    replace = {
+        "OUT": str(tmp_path / "out"),
+        "MISSING": str(tmp_path / "missing.json"),
+        "BAD": str(bad),
+    }
+    args = [re.sub("OUT|MISSING|BAD", lambda m: replace[m.group(0)], a) for a in args]
+    result = _run(*args)
+    assert result.returncode != 0
+    output = result.stdout + result.stderr
+    assert "Traceback" not in output
+    for word in words:
+        assert word in output, output
+    assert not os.path.exists(tmp_path / "out")

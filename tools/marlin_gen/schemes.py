@@ -1,0 +1,249 @@
+"""The quantization scheme table (data only) and its validation.
+
+The rows are in upstream's order, which is normative: it fixes the order of instantiations in
+kernel files and of kernel files in the generation (selector) order. Names are the contract of
+design.md section 2 (`--schemes`, `--//marlin:schemes`, manifest, docs).
+"""
+
+import dataclasses
+import re
+
+from tools.marlin_gen import scalar_types as st
+
+# Thread configs as (thread_k, thread_n, threads), in upstream's emission order.
+THREAD_CONFIGS = ((128, 128, 256), (64, 256, 256), (64, 128, 128), (128, 64, 128))
+
+# m-blocks; 0.5 means thread_m_blocks = 1 with m_block_size_8 = true.
+M_BLOCKS_16BIT = (0.5, 1, 2, 3, 4)
+M_BLOCKS_8BIT = (1, 2, 3, 4)
+
+ACTIVATION_TYPES = (st.kFloat16, st.kBFloat16, st.kS8, st.kFE4M3fn)
+OUTPUT_TYPES = (st.kFloat16, st.kBFloat16)
+
+# Bit widths of the packed selector key fields (design.md section 8).
+KEY_FIELD_BITS = {
+    "threads / 32": 5,
+    "thread_m_blocks": 3,
+    "thread_n_blocks": 5,
+    "thread_k_blocks": 5,
+    "stages": 3,
+    "group_blocks + 1": 6,
+}
+
+# Pipeline stages per kernel family.
+STAGES_SM80 = 4
+STAGES_SM75 = 2
+
+_F16_BF16 = (st.kFloat16, st.kBFloat16)
+
+
+@dataclasses.dataclass(frozen=True)
+class Scheme:
+    """One row of the table: a weight type with its activation/output/scale types and tilings.
+
+    s_type None means "same as the output (c) type".
+    """
+
+    name: str
+    b_type: st.ScalarType
+    a_types: tuple = _F16_BF16
+    c_types: tuple = _F16_BF16
+    s_type: st.ScalarType | None = None
+    group_blocks: tuple = (-1, 2, 4, 8)
+    m_blocks: tuple = M_BLOCKS_16BIT
+    is_zp_float: bool = False
+    thread_configs: tuple = THREAD_CONFIGS
+
+    @property
+    def needs_fp8_arch(self) -> bool:
+        """True when some activation is FP8 (needs an sm_89 / sm_120 build)."""
+        return st.kFE4M3fn in self.a_types
+
+
+SCHEMES = (
+    Scheme("awq_int4", st.kU4),
+    Scheme(
+        "hqq_int4",
+        st.kU4,
+        a_types=(st.kFloat16,),
+        c_types=(st.kFloat16,),
+        s_type=st.kFloat16,
+        group_blocks=(4,),
+        is_zp_float=True,
+    ),
+    Scheme("gptq_int4", st.kU4B8, group_blocks=(-1, 0, 2, 4, 8)),
+    Scheme("gptq_int8", st.kU8B128, group_blocks=(-1, 0, 2, 4, 8)),
+    Scheme("fp8", st.kFE4M3fn, group_blocks=(-1, 8)),
+    Scheme("nvfp4", st.kFE2M1f, s_type=st.kFE4M3fn, group_blocks=(1,)),
+    Scheme(
+        "mxfp4",
+        st.kFE2M1f,
+        a_types=(st.kBFloat16,),
+        c_types=(st.kBFloat16,),
+        s_type=st.kFE8M0fnu,
+        group_blocks=(2,),
+    ),
+    Scheme("awq_int4_a_int8", st.kU4, a_types=(st.kS8,), m_blocks=M_BLOCKS_8BIT),
+    Scheme("gptq_int4_a_int8", st.kU4B8, a_types=(st.kS8,), m_blocks=M_BLOCKS_8BIT),
+    Scheme("gptq_int4_a_fp8", st.kU4B8, a_types=(st.kFE4M3fn,), m_blocks=M_BLOCKS_8BIT),
+    Scheme("awq_int4_a_fp8", st.kU4, a_types=(st.kFE4M3fn,), m_blocks=M_BLOCKS_8BIT),
+    Scheme(
+        "mxfp4_a_fp8",
+        st.kFE2M1f,
+        a_types=(st.kFE4M3fn,),
+        c_types=(st.kBFloat16,),
+        s_type=st.kFE8M0fnu,
+        group_blocks=(2,),
+        m_blocks=M_BLOCKS_8BIT,
+    ),
+)
+
+PRESETS = {"vllm": tuple(s.name for s in SCHEMES)}
+
+_NAME_RE = re.compile(r"^[a-z][a-z0-9_]*$")
+
+
+class SchemeError(ValueError):
+    """An inconsistent scheme row or an unknown scheme/preset name."""
+
+
+def _fits(value: int, bits: int) -> bool:
+    return 0 <= value < (1 << bits)
+
+
+def _row_problems(s: Scheme):
+    """Yields (field, problem) for everything wrong with one row."""
+    if not _NAME_RE.match(s.name):
+        yield "name", "must match [a-z][a-z0-9_]*"
+    for field in ("a_types", "c_types", "group_blocks", "m_blocks", "thread_configs"):
+        values = getattr(s, field)
+        if not isinstance(values, tuple) or not values:
+            yield field, "must be a non-empty tuple"
+        elif len(set(values)) != len(values):
+            yield field, f"has duplicates: {values}"
+    types = [("b_type", s.b_type)] + [("a_types", a) for a in s.a_types]
+    types += [("c_types", c) for c in s.c_types]
+    if s.s_type is not None:
+        types.append(("s_type", s.s_type))
+    for field, t in types:
+        if st.selector_index(t) == st.UNKNOWN_SELECTOR_INDEX:
+            yield field, f"{t.name} has no selector type index"
+    for a in s.a_types:
+        if a not in ACTIVATION_TYPES:
+            yield "a_types", f"{a.name} is not an activation type ({_names(ACTIVATION_TYPES)})"
+        elif a.is_16bit and a not in s.c_types:
+            problem = (
+                f"16-bit activation {a.name} must equal the output type, but c_types "
+                f"{_names(s.c_types)} lacks it, so it would produce no kernels"
+            )
+            yield "a_types", problem
+    for c in s.c_types:
+        if c not in OUTPUT_TYPES:
+            yield "c_types", f"{c.name} is not an output type ({_names(OUTPUT_TYPES)})"
+    if s.s_type == st.kFE4M3fn:
+        if s.group_blocks != (1,):
+            yield "group_blocks", f"s_type kFE4M3fn (NVFP4) requires (1,), got {s.group_blocks}"
+        if s.b_type != st.kFE2M1f:
+            yield "b_type", f"s_type kFE4M3fn (NVFP4) requires kFE2M1f, got {s.b_type.name}"
+    if s.s_type == st.kFE8M0fnu:
+        if s.group_blocks != (2,):
+            yield "group_blocks", f"s_type kFE8M0fnu (MXFP4) requires (2,), got {s.group_blocks}"
+        if s.b_type != st.kFE2M1f:
+            yield "b_type", f"s_type kFE8M0fnu (MXFP4) requires kFE2M1f, got {s.b_type.name}"
+    if s.s_type is None and s.b_type == st.kFE2M1f:
+        yield "s_type", "kFE2M1f weights need an explicit kFE4M3fn or kFE8M0fnu s_type"
+    explicit_s = s.s_type is not None and s.s_type not in (st.kFE4M3fn, st.kFE8M0fnu)
+    if explicit_s and (len(s.c_types) != 1 or s.s_type != s.c_types[0]):
+        problem = (
+            f"{s.s_type.name} must be kFE4M3fn, kFE8M0fnu or the single c type "
+            f"(c_types {_names(s.c_types)}); leave it None for 'same as c'"
+        )
+        yield "s_type", problem
+    if 0 in s.group_blocks and not all(a.is_16bit for a in s.a_types):
+        yield "group_blocks", "0 (act-order) is only supported with 16-bit activations"
+    for g in s.group_blocks:
+        if not isinstance(g, int) or isinstance(g, bool) or g < -1:
+            yield "group_blocks", f"{g!r} must be an int >= -1"
+        elif not _fits(g + 1, KEY_FIELD_BITS["group_blocks + 1"]):
+            yield "group_blocks", f"{g} does not fit the 6-bit key field (max 62)"
+    if s.is_zp_float and s.b_type != st.kU4:
+        yield "is_zp_float", f"float zero points need b_type kU4, got {s.b_type.name}"
+    for m in s.m_blocks:
+        if m == 0.5:
+            if not all(a.is_16bit for a in s.a_types):
+                yield "m_blocks", "0.5 (m_block_size_8) is only supported with 16-bit activations"
+        elif not isinstance(m, int) or isinstance(m, bool):
+            yield "m_blocks", f"{m!r} must be 0.5 or an int"
+        elif not 1 <= m < (1 << KEY_FIELD_BITS["thread_m_blocks"]):
+            yield "m_blocks", f"{m} does not fit the 3-bit key field (1..7)"
+    for cfg in s.thread_configs:
+        if len(cfg) != 3:
+            yield "thread_configs", f"{cfg!r} must be (thread_k, thread_n, threads)"
+            continue
+        thread_k, thread_n, threads = cfg
+        if thread_k % 16 or thread_n % 16 or threads % 32:
+            yield "thread_configs", f"{cfg}: thread_k/n must be multiples of 16, threads of 32"
+            continue
+        checks = (
+            ("threads / 32", threads // 32),
+            ("thread_n_blocks", thread_n // 16),
+            ("thread_k_blocks", thread_k // 16),
+        )
+        for key_field, value in checks:
+            if not 1 <= value < (1 << KEY_FIELD_BITS[key_field]):
+                bits = KEY_FIELD_BITS[key_field]
+                yield "thread_configs", f"{cfg}: {key_field} = {value} does not fit {bits} bits"
+
+
+def _names(types) -> str:
+    return ",".join(t.name for t in types)
+
+
+def validate_scheme(s: Scheme) -> None:
+    """Raises SchemeError naming the scheme, the field and the problem(s)."""
+    problems = list(_row_problems(s))
+    if problems:
+        details = "; ".join(f"{field}: {problem}" for field, problem in problems)
+        raise SchemeError(f"scheme {s.name!r} is inconsistent: {details}")
+
+
+def validate_table(table=SCHEMES, presets=None) -> None:
+    """Validates every row, unique names, and that presets name only known schemes."""
+    seen = set()
+    for s in table:
+        validate_scheme(s)
+        if s.name in seen:
+            raise SchemeError(f"scheme {s.name!r} appears twice in the table")
+        seen.add(s.name)
+    for preset, names in (PRESETS if presets is None else presets).items():
+        unknown = [n for n in names if n not in seen]
+        if unknown:
+            raise SchemeError(f"preset {preset!r} names unknown schemes: {', '.join(unknown)}")
+
+
+def select(preset: str, names=None, table=SCHEMES, presets=None) -> tuple:
+    """Returns the rows of `preset` (restricted to `names` when given), in table order.
+
+    Raises SchemeError for an unknown preset, an unknown or out-of-preset scheme name, or an
+    empty selection; each message lists the valid values.
+    """
+    presets = PRESETS if presets is None else presets
+    if preset not in presets:
+        raise SchemeError(f"unknown preset {preset!r}; valid: {', '.join(sorted(presets))}")
+    in_preset = presets[preset]
+    if names is not None:
+        names = list(names)
+        if not names:
+            raise SchemeError(f"empty scheme list; valid: {', '.join(in_preset)}")
+        unknown = [n for n in names if n not in in_preset]
+        if unknown:
+            raise SchemeError(
+                f"unknown scheme {', '.join(map(repr, unknown))} for preset {preset!r}; "
+                f"valid: {', '.join(in_preset)}"
+            )
+    wanted = set(in_preset if names is None else names)
+    by_name = {s.name: s for s in table}
+    return tuple(by_name[n] for n in in_preset if n in wanted)
+
+
+validate_table()
