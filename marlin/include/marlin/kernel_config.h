@@ -1,0 +1,175 @@
+// KernelConfig (the 12 template parameters of Marlin<...> as a value), the selector key packing of
+// design.md section 8, and the kernel's tile/shared-memory geometry.
+//
+// Host and device: the generated selector table, the host dispatch and the kernel all derive the
+// shared-memory size from the same constexpr functions here, so they cannot disagree. Includable
+// by a host-only C++17 compiler.
+#pragma once
+
+#include <cstdint>
+
+#include "marlin/scalar_type.h"
+
+namespace marlin {
+
+struct KernelConfig {
+  ScalarTypeId a_type;
+  ScalarTypeId b_type;
+  ScalarTypeId c_type;
+  ScalarTypeId s_type;
+  int threads;
+  int thread_m_blocks;
+  int thread_n_blocks;
+  int thread_k_blocks;
+  bool m_block_size_8;
+  int stages;
+  int group_blocks;
+  bool is_zp_float;
+};
+
+MARLIN_HOST_DEVICE constexpr bool operator==(const KernelConfig& x, const KernelConfig& y) {
+  return x.a_type == y.a_type && x.b_type == y.b_type && x.c_type == y.c_type &&
+         x.s_type == y.s_type && x.threads == y.threads && x.thread_m_blocks == y.thread_m_blocks &&
+         x.thread_n_blocks == y.thread_n_blocks && x.thread_k_blocks == y.thread_k_blocks &&
+         x.m_block_size_8 == y.m_block_size_8 && x.stages == y.stages &&
+         x.group_blocks == y.group_blocks && x.is_zp_float == y.is_zp_float;
+}
+
+// Selector type index (design.md section 8); 15 marks a type no table ever contains.
+MARLIN_HOST_DEVICE constexpr int type_index(ScalarTypeId id) {
+  return id == kFloat16.id()    ? 0
+         : id == kBFloat16.id() ? 1
+         : id == kS8.id()       ? 2
+         : id == kU4.id()       ? 3
+         : id == kU4B8.id()     ? 4
+         : id == kU8B128.id()   ? 5
+         : id == kFE4M3fn.id()  ? 6
+         : id == kFE2M1f.id()   ? 7
+         : id == kFE8M0fnu.id() ? 8
+         : id == kS4.id()       ? 9
+         : id == kU8.id()       ? 10
+                                : 15;
+}
+
+// Field widths 4,4,4,4,5,3,5,5,1,3,6,1 bits. Python (tools/marlin_gen) packs identically; the
+// generated table's static_assert(is_strictly_sorted(...)) catches any divergence at build time.
+MARLIN_HOST_DEVICE constexpr uint64_t pack_kernel_key(const KernelConfig& c) {
+  return static_cast<uint64_t>(type_index(c.a_type)) << 41 |
+         static_cast<uint64_t>(type_index(c.b_type)) << 37 |
+         static_cast<uint64_t>(type_index(c.c_type)) << 33 |
+         static_cast<uint64_t>(type_index(c.s_type)) << 29 |
+         static_cast<uint64_t>(c.threads / 32) << 24 |
+         static_cast<uint64_t>(c.thread_m_blocks) << 21 |
+         static_cast<uint64_t>(c.thread_n_blocks) << 16 |
+         static_cast<uint64_t>(c.thread_k_blocks) << 11 |
+         static_cast<uint64_t>(c.m_block_size_8 ? 1 : 0) << 10 |
+         static_cast<uint64_t>(c.stages) << 7 | static_cast<uint64_t>(c.group_blocks + 1) << 1 |
+         static_cast<uint64_t>(c.is_zp_float ? 1 : 0);
+}
+
+template <int N>
+MARLIN_HOST_DEVICE constexpr bool is_strictly_sorted(const KernelConfig (&table)[N]) {
+  for (int i = 1; i < N; ++i) {
+    if (!(pack_kernel_key(table[i - 1]) < pack_kernel_key(table[i]))) return false;
+  }
+  return true;
+}
+
+// Binary search over a table sorted by pack_kernel_key; -1 on a miss. The final field-by-field
+// comparison guards against keys that alias because a field overflowed its width.
+template <int N>
+MARLIN_HOST_DEVICE constexpr int find_kernel_index(const KernelConfig (&table)[N],
+                                                   const KernelConfig& cfg) {
+  const uint64_t key = pack_kernel_key(cfg);
+  int lo = 0;
+  int hi = N - 1;
+  while (lo <= hi) {
+    const int mid = lo + (hi - lo) / 2;
+    const uint64_t k = pack_kernel_key(table[mid]);
+    if (k == key) return table[mid] == cfg ? mid : -1;
+    if (k < key) {
+      lo = mid + 1;
+    } else {
+      hi = mid - 1;
+    }
+  }
+  return -1;
+}
+
+// How a block of `threads` threads covers one BM x BN output tile (design.md, launch contract).
+// Each thread owns kColsPerThread columns, strided by col_groups so that a warp's shared-memory
+// reads of B are contiguous, and rows_per_thread consecutive rows; the k_split thread groups left
+// over take disjoint 16-row slabs of every BK step and are summed through shared memory at the end.
+struct TileShape {
+  int bm, bn, bk;
+  int col_groups;       // bn / kColsPerThread
+  int row_groups;       // 0 when no split fits: the config is invalid
+  int k_split;          // thread groups splitting each BK step
+  int rows_per_thread;  // bm / row_groups
+  int slabs_per_split;  // 16-row slabs per BK step per k group
+};
+
+inline constexpr int kColsPerThread = 4;
+// Bounds the fp32 accumulators per thread (rows_per_thread * kColsPerThread <= 64).
+inline constexpr int kMaxRowsPerThread = 16;
+
+MARLIN_HOST_DEVICE constexpr TileShape tile_shape(const KernelConfig& c) {
+  TileShape t{};
+  t.bm = c.m_block_size_8 ? 8 : 16 * c.thread_m_blocks;
+  t.bn = 16 * c.thread_n_blocks;
+  t.bk = 16 * c.thread_k_blocks;
+  t.col_groups = t.bn / kColsPerThread;
+  t.row_groups = 0;
+  if (t.bm <= 0 || t.bn <= 0 || t.bk <= 0 || c.threads <= 0 || c.threads % 32 != 0 ||
+      c.threads % t.col_groups != 0) {
+    return t;
+  }
+  const int rest = c.threads / t.col_groups;
+  // Fewest row groups (least duplicated dequantization) that keeps the accumulators bounded and
+  // leaves at most one k group per slab.
+  for (int rg = 1; rg <= rest; rg *= 2) {
+    if (rest % rg != 0 || t.bm % rg != 0 || t.bm / rg > kMaxRowsPerThread) continue;
+    const int ks = rest / rg;
+    if (c.thread_k_blocks % ks != 0) continue;
+    t.row_groups = rg;
+    t.k_split = ks;
+    t.rows_per_thread = t.bm / rg;
+    t.slabs_per_split = c.thread_k_blocks / ks;
+    return t;
+  }
+  return t;
+}
+
+MARLIN_HOST_DEVICE constexpr bool is_valid_tile_shape(const KernelConfig& c) {
+  return tile_shape(c).row_groups > 0 && scalar_type_size_bits(c.a_type) >= 8 &&
+         (scalar_type_size_bits(c.b_type) == 4 || scalar_type_size_bits(c.b_type) == 8) &&
+         c.stages >= 2;
+}
+
+// Shared-memory layout (bytes), used verbatim by the kernel:
+//   ring:   `stages` slots, each [A tile | B tile]: A is bm x bk activations, row-major; B is
+//           bk/16 slabs of bn*16/pack packed words, in the global layout's order.
+//   reduce: bm x bn fp32 partial sums (only when k_split > 1), aliased onto the ring after the
+//           last K step.
+MARLIN_HOST_DEVICE constexpr int smem_a_tile_bytes(const KernelConfig& c) {
+  return tile_shape(c).bm * tile_shape(c).bk * (scalar_type_size_bits(c.a_type) / 8);
+}
+MARLIN_HOST_DEVICE constexpr int smem_b_tile_bytes(const KernelConfig& c) {
+  return tile_shape(c).bk * tile_shape(c).bn * scalar_type_size_bits(c.b_type) / 8;
+}
+MARLIN_HOST_DEVICE constexpr int smem_stage_bytes(const KernelConfig& c) {
+  return smem_a_tile_bytes(c) + smem_b_tile_bytes(c);
+}
+MARLIN_HOST_DEVICE constexpr int smem_reduce_bytes(const KernelConfig& c) {
+  return tile_shape(c).k_split > 1 ? tile_shape(c).bm * tile_shape(c).bn * 4 : 0;
+}
+
+// Dynamic shared memory the kernel needs; INT32_MAX (never fits a device) for an invalid config.
+MARLIN_HOST_DEVICE constexpr int required_shared_mem(const KernelConfig& c) {
+  if (!is_valid_tile_shape(c)) return 0x7fffffff;
+  const int ring = c.stages * smem_stage_bytes(c);
+  const int reduce = smem_reduce_bytes(c);
+  return ring > reduce ? ring : reduce;
+}
+
+}  // namespace marlin
