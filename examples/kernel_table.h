@@ -1,0 +1,11 @@
+// What list_kernels needs from the kernel table; plain C++, no CUDA types.
+#pragma once
+
+namespace example {
+
+int num_kernels();         // entries in the generated selector table
+int num_linked_kernels();  // entries whose kernel function pointer is non-null
+const char* kernel_file(int index);
+bool fp8_activation_built();
+
+}  // namespace example

@@ -1,0 +1,610 @@
+// The pure half of marlin::gemm (see exec_config.h). No CUDA calls, no allocation-heavy work: it
+// runs before every launch.
+#include "marlin/csrc/exec_config.h"
+
+#include <algorithm>
+#include <climits>
+#include <cstdarg>
+#include <cstdint>
+#include <cstdio>
+#include <string>
+
+#include "marlin/scalar_type.h"
+
+namespace marlin {
+namespace {
+
+std::string format(const char* fmt, ...) __attribute__((format(printf, 1, 2)));
+std::string format(const char* fmt, ...) {
+  char buffer[1024];
+  va_list args;
+  va_start(args, fmt);
+  vsnprintf(buffer, sizeof(buffer), fmt, args);
+  va_end(args);
+  return buffer;
+}
+
+int64_t ceil_div(int64_t a, int64_t b) { return (a + b - 1) / b; }
+int64_t round_up(int64_t a, int64_t b) { return ceil_div(a, b) * b; }
+
+bool is_16bit_activation(ScalarTypeId t) { return t == kFloat16.id() || t == kBFloat16.id(); }
+bool is_8bit_activation(ScalarTypeId t) { return t == kS8.id() || t == kFE4M3fn.id(); }
+bool is_output_type(ScalarTypeId t) { return is_16bit_activation(t); }
+bool is_weight_type(ScalarTypeId t) {
+  return t == kU4B8.id() || t == kU8B128.id() || t == kU4.id() || t == kU8.id() || t == kS4.id() ||
+         t == kS8.id() || t == kFE4M3fn.id() || t == kFE2M1f.id();
+}
+bool takes_zero_points(ScalarTypeId b) { return b == kU4.id() || b == kU8.id(); }
+bool is_nvfp4(ScalarTypeId b, ScalarTypeId s) { return b == kFE2M1f.id() && s == kFE4M3fn.id(); }
+bool is_mxfp4(ScalarTypeId b, ScalarTypeId s) { return b == kFE2M1f.id() && s == kFE8M0fnu.id(); }
+
+bool misaligned(const void* p, int alignment) {
+  return reinterpret_cast<uintptr_t>(p) % static_cast<uintptr_t>(alignment) != 0;
+}
+
+bool ranges_overlap(const void* a, int64_t a_bytes, const void* b, int64_t b_bytes) {
+  if (a == nullptr || b == nullptr || a_bytes <= 0 || b_bytes <= 0) return false;
+  const uintptr_t a0 = reinterpret_cast<uintptr_t>(a);
+  const uintptr_t b0 = reinterpret_cast<uintptr_t>(b);
+  return a0 < b0 + static_cast<uintptr_t>(b_bytes) && b0 < a0 + static_cast<uintptr_t>(a_bytes);
+}
+
+std::string group_text(int group_blocks) {
+  if (group_blocks == -1) return "group_blocks=-1 (channelwise)";
+  if (group_blocks == 0) return "group_blocks=0 (act-order via g_idx)";
+  return format("group_blocks=%d (group size %d)", group_blocks, 16 * group_blocks);
+}
+
+// design.md section 2, in upstream's row order. s_type 0 means "same as c".
+struct SchemeRow {
+  const char* name;
+  ScalarTypeId a_types[2];  // 0 = unused slot
+  ScalarTypeId b_type;
+  ScalarTypeId c_types[2];
+  ScalarTypeId s_type;
+  int group_blocks[5];  // terminated by kNoGroup
+  bool is_zp_float;
+};
+constexpr int kNoGroup = -100;
+constexpr ScalarTypeId kF16 = kFloat16.id();
+constexpr ScalarTypeId kBF16 = kBFloat16.id();
+
+constexpr SchemeRow kSchemes[] = {
+    {"awq_int4", {kF16, kBF16}, kU4.id(), {kF16, kBF16}, 0, {-1, 2, 4, 8, kNoGroup}, false},
+    {"hqq_int4", {kF16, 0}, kU4.id(), {kF16, 0}, kF16, {4, kNoGroup}, true},
+    {"gptq_int4", {kF16, kBF16}, kU4B8.id(), {kF16, kBF16}, 0, {-1, 0, 2, 4, 8}, false},
+    {"gptq_int8", {kF16, kBF16}, kU8B128.id(), {kF16, kBF16}, 0, {-1, 0, 2, 4, 8}, false},
+    {"fp8", {kF16, kBF16}, kFE4M3fn.id(), {kF16, kBF16}, 0, {-1, 8, kNoGroup}, false},
+    {"nvfp4", {kF16, kBF16}, kFE2M1f.id(), {kF16, kBF16}, kFE4M3fn.id(), {1, kNoGroup}, false},
+    {"mxfp4", {kBF16, 0}, kFE2M1f.id(), {kBF16, 0}, kFE8M0fnu.id(), {2, kNoGroup}, false},
+    {"awq_int4_a_int8", {kS8.id(), 0}, kU4.id(), {kF16, kBF16}, 0, {-1, 2, 4, 8, kNoGroup}, false},
+    {"gptq_int4_a_int8",
+     {kS8.id(), 0},
+     kU4B8.id(),
+     {kF16, kBF16},
+     0,
+     {-1, 2, 4, 8, kNoGroup},
+     false},
+    {"gptq_int4_a_fp8",
+     {kFE4M3fn.id(), 0},
+     kU4B8.id(),
+     {kF16, kBF16},
+     0,
+     {-1, 2, 4, 8, kNoGroup},
+     false},
+    {"awq_int4_a_fp8",
+     {kFE4M3fn.id(), 0},
+     kU4.id(),
+     {kF16, kBF16},
+     0,
+     {-1, 2, 4, 8, kNoGroup},
+     false},
+    {"mxfp4_a_fp8",
+     {kFE4M3fn.id(), 0},
+     kFE2M1f.id(),
+     {kBF16, 0},
+     kFE8M0fnu.id(),
+     {2, kNoGroup},
+     false},
+};
+
+// Upstream's thread-config priority lists: (thread_k, thread_n, threads).
+struct ThreadConfig {
+  int thread_k, thread_n, threads;
+};
+constexpr ThreadConfig kLargeBatchConfigs[] = {{64, 256, 256}, {64, 128, 128}, {128, 64, 128}};
+constexpr ThreadConfig kSmallBatchConfigs[] = {{128, 128, 256}, {64, 128, 128}, {128, 64, 128}};
+constexpr ThreadConfig kOccupancyConfig = {128, 64, 128};
+
+std::string describe_kernel(const KernelConfig& c) {
+  return format(
+      "threads=%d thread_m_blocks=%d thread_n_blocks=%d thread_k_blocks=%d "
+      "m_block_size_8=%d stages=%d",
+      c.threads, c.thread_m_blocks, c.thread_n_blocks, c.thread_k_blocks, c.m_block_size_8 ? 1 : 0,
+      c.stages);
+}
+
+}  // namespace
+
+std::string type_name(ScalarTypeId id) {
+  const char* name = scalar_type_name(id);
+  if (std::string(name) != "unknown") return name;
+  return format("unknown type id %lld", static_cast<long long>(id));
+}
+
+std::string arch_name(const DeviceLimits& device) {
+  return format("sm_%d%d", device.cc_major, device.cc_minor);
+}
+
+const char* scheme_for(ScalarTypeId a_type, ScalarTypeId b_type, ScalarTypeId c_type,
+                       ScalarTypeId s_type, int group_blocks, bool is_zp_float) {
+  for (const SchemeRow& row : kSchemes) {
+    if (row.b_type != b_type || row.is_zp_float != is_zp_float) continue;
+    if (a_type == 0 || (row.a_types[0] != a_type && row.a_types[1] != a_type)) continue;
+    if (c_type == 0 || (row.c_types[0] != c_type && row.c_types[1] != c_type)) continue;
+    if ((row.s_type == 0 ? c_type : row.s_type) != s_type) continue;
+    for (int g : row.group_blocks) {
+      if (g == kNoGroup) break;
+      if (g == group_blocks) return row.name;
+    }
+  }
+  return nullptr;
+}
+
+int find_kernel(const KernelTable& table, const KernelConfig& config) {
+  const uint64_t key = pack_kernel_key(config);
+  int lo = 0;
+  int hi = table.size - 1;
+  while (lo <= hi) {
+    const int mid = lo + (hi - lo) / 2;
+    const uint64_t mid_key = pack_kernel_key(table.configs[mid]);
+    // Equal keys with unequal fields mean a field overflowed its width: not this kernel.
+    if (mid_key == key) return table.configs[mid] == config ? mid : -1;
+    if (mid_key < key) {
+      lo = mid + 1;
+    } else {
+      hi = mid - 1;
+    }
+  }
+  return -1;
+}
+
+WorkspaceLayout workspace_layout(int64_t size_m, int64_t size_k, int a_elem_bytes,
+                                 bool has_act_order) {
+  WorkspaceLayout layout;
+  layout.locks_offset = 0;
+  layout.locks_bytes = kLocksBytes;
+  // 256-byte offset keeps the permuted A as aligned as cudaMalloc's own allocations.
+  layout.a_perm_offset = round_up(layout.locks_offset + layout.locks_bytes, 256);
+  layout.a_perm_bytes = has_act_order ? round_up(size_m * size_k * a_elem_bytes, 16) : 0;
+  layout.total_bytes = layout.a_perm_offset + layout.a_perm_bytes;
+  return layout;
+}
+
+int64_t gemm_workspace_bytes(int64_t size_m, int64_t size_n, int64_t size_k, int64_t a_type,
+                             bool has_act_order) {
+  (void)size_n;  // no split-K in v1: the workspace does not grow with N
+  if (size_m < 0 || size_k < 0 || size_n < 0) return -1;
+  if (!is_16bit_activation(a_type) && !is_8bit_activation(a_type)) return -1;
+  const int elem = is_16bit_activation(a_type) ? 2 : 1;
+  return workspace_layout(size_m, size_k, elem, has_act_order).total_bytes;
+}
+
+Status validate_gemm_args(const GemmArgs& args, GemmProblem* problem) {
+  GemmProblem p;
+  // --- sizes
+  if (args.size_m < 0)
+    return InvalidArgument(format("size_m must be >= 0, got %lld", (long long)args.size_m));
+  if (args.size_n <= 0)
+    return InvalidArgument(format("size_n must be > 0, got %lld", (long long)args.size_n));
+  if (args.size_k <= 0)
+    return InvalidArgument(format("size_k must be > 0, got %lld", (long long)args.size_k));
+  // The kernel takes int sizes and strides.
+  if (args.size_m > INT_MAX || args.size_n > INT_MAX || args.size_k > INT_MAX ||
+      args.lda > INT_MAX) {
+    return InvalidArgument(
+        format("size_m=%lld size_n=%lld size_k=%lld lda=%lld: each must fit in int32 (<= %d)",
+               (long long)args.size_m, (long long)args.size_n, (long long)args.size_k,
+               (long long)args.lda, INT_MAX));
+  }
+  p.m = args.size_m;
+  p.n = args.size_n;
+  p.k = args.size_k;
+
+  // --- types
+  p.a_type = args.a_type;
+  p.b_type = args.b_type;
+  p.c_type = args.c_type;
+  p.s_type = args.s_type;
+  if (!is_16bit_activation(p.a_type) && !is_8bit_activation(p.a_type)) {
+    return InvalidArgument(
+        "a_type " + type_name(p.a_type) +
+        " is not an activation type (valid: kFloat16, kBFloat16, kS8, kFE4M3fn)");
+  }
+  if (!is_output_type(p.c_type)) {
+    return InvalidArgument("c_type " + type_name(p.c_type) +
+                           " is not an output type (valid: kFloat16, kBFloat16)");
+  }
+  if (is_16bit_activation(p.a_type) && p.c_type != p.a_type) {
+    return InvalidArgument("c_type " + type_name(p.c_type) + " must equal a_type " +
+                           type_name(p.a_type) + " for 16-bit activations");
+  }
+  if (!is_weight_type(p.b_type)) {
+    return InvalidArgument("b_type " + type_name(p.b_type) +
+                           " is not a weight type (valid: kU4B8, kU8B128, kU4, kU8, kS4, kS8, "
+                           "kFE4M3fn, kFE2M1f)");
+  }
+  if (p.s_type != p.c_type) {
+    const bool fp4_scale = p.s_type == kFE4M3fn.id() || p.s_type == kFE8M0fnu.id();
+    if (!fp4_scale || p.b_type != kFE2M1f.id()) {
+      return InvalidArgument("s_type " + type_name(p.s_type) + " must equal c_type " +
+                             type_name(p.c_type) +
+                             " (kFE4M3fn scales are for NVFP4 and kFE8M0fnu for MXFP4, both with "
+                             "b_type kFE2M1f)");
+    }
+  }
+  p.a_elem_bytes = is_16bit_activation(p.a_type) ? 2 : 1;
+  p.c_elem_bytes = 2;
+  const int pack = 32 / scalar_type_size_bits(p.b_type);
+
+  // --- shape rules of layout v1 and the launch contract
+  if (p.k % 16 != 0) {
+    return InvalidArgument(format("size_k (%lld) must be a multiple of 16", (long long)p.k));
+  }
+  if (p.n % 64 != 0) {
+    return InvalidArgument(format("size_n (%lld) must be a multiple of 64", (long long)p.n));
+  }
+  p.lda = args.lda == 0 ? p.k : args.lda;
+  if (p.lda < p.k) {
+    return InvalidArgument(
+        format("lda (%lld) must be >= size_k (%lld)", (long long)p.lda, (long long)p.k));
+  }
+  const int lda_multiple = 16 / p.a_elem_bytes;
+  if (p.lda % lda_multiple != 0) {
+    return InvalidArgument(
+        format("lda (%lld) must be a multiple of %d elements (16-byte rows for %s activations)",
+               (long long)p.lda, lda_multiple, type_name(p.a_type).c_str()));
+  }
+
+  // --- required pointers (a and c may be NULL only for an empty batch)
+  struct Required {
+    const void* ptr;
+    const char* name;
+  };
+  const Required required[] = {{args.b_q_weight, "b_q_weight"}, {args.b_scales, "b_scales"}};
+  if (p.m > 0) {
+    if (args.a == nullptr) return InvalidArgument("a is NULL (need a device pointer to [M, K])");
+    if (args.c == nullptr) return InvalidArgument("c is NULL (need a device pointer to [M, N])");
+  }
+  for (const Required& r : required) {
+    if (r.ptr == nullptr) return InvalidArgument(std::string(r.name) + " is NULL");
+  }
+
+  // --- alignment: the kernel reads these through 16-byte vectors
+  struct Aligned {
+    const void* ptr;
+    const char* name;
+    int alignment;
+  };
+  const Aligned aligned[] = {
+      {args.a, "a", 16},
+      {args.c, "c", 16},
+      {args.b_q_weight, "b_q_weight", 16},
+      {args.b_scales, "b_scales", 16},
+      {args.b_zeros, "b_zeros", 16},
+      {args.b_bias, "b_bias", 16},
+      {args.workspace, "workspace", 16},
+      {args.a_scales, "a_scales", 4},
+      {args.global_scale, "global_scale", 4},
+      {args.g_idx, "g_idx", 4},
+      {args.perm, "perm", 4},
+  };
+  for (const Aligned& a : aligned) {
+    if (misaligned(a.ptr, a.alignment)) {
+      return InvalidArgument(format("%s (%p) must be %d-byte aligned", a.name, a.ptr, a.alignment));
+    }
+  }
+
+  // --- act-order and groups
+  if ((args.g_idx == nullptr) != (args.perm == nullptr)) {
+    return InvalidArgument(args.g_idx != nullptr
+                               ? "g_idx is given without perm: act-order needs both (perm = "
+                                 "argsort(g_idx)), or neither"
+                               : "perm is given without g_idx: act-order needs both (perm = "
+                                 "argsort(g_idx)), or neither");
+  }
+  p.act_order = args.g_idx != nullptr;
+  p.num_groups = args.num_groups;
+  if (p.num_groups < 1) {
+    return InvalidArgument(
+        format("num_groups must be >= 1 (1 = channelwise), got %lld", (long long)p.num_groups));
+  }
+  if (p.k % p.num_groups != 0) {
+    return InvalidArgument(format(
+        "num_groups (%lld) does not divide size_k (%lld): the group size size_k/num_groups must "
+        "be a whole number of rows",
+        (long long)p.num_groups, (long long)p.k));
+  }
+  if (p.num_groups == 1) {
+    p.group_size = -1;
+  } else {
+    p.group_size = p.k / p.num_groups;
+    if (p.group_size % 16 != 0) {
+      return InvalidArgument(
+          format("group size size_k/num_groups = %lld/%lld = %lld must be a multiple of 16",
+                 (long long)p.k, (long long)p.num_groups, (long long)p.group_size));
+    }
+  }
+  if (p.act_order && !args.is_k_full) {
+    // K shard of a row-parallel layer: rows of one group are scattered, so scales go by g_idx.
+    p.group_blocks = 0;
+  } else {
+    // Without act-order, or with is_k_full (weights sorted by group): contiguous groups.
+    p.group_blocks = p.group_size == -1 ? -1 : static_cast<int>(p.group_size / 16);
+  }
+  if (is_nvfp4(p.b_type, p.s_type) && p.group_size != 16) {
+    return InvalidArgument(
+        format("NVFP4 (b_type kFE2M1f, s_type kFE4M3fn) uses groups of 16: num_groups must be "
+               "size_k/16 = %lld, got %lld",
+               (long long)(p.k / 16), (long long)p.num_groups));
+  }
+  if (is_mxfp4(p.b_type, p.s_type) && p.group_size != 32) {
+    return InvalidArgument(
+        format("MXFP4 (b_type kFE2M1f, s_type kFE8M0fnu) uses groups of 32: num_groups must be "
+               "size_k/32 = %lld, got %lld",
+               (long long)(p.k / 32), (long long)p.num_groups));
+  }
+
+  // --- zero points
+  p.is_zp_float = args.is_zp_float;
+  if (takes_zero_points(p.b_type)) {
+    if (args.b_zeros == nullptr) {
+      return InvalidArgument("b_zeros is NULL but b_type " + type_name(p.b_type) +
+                             " needs zero points (int32 [num_groups, N/" + std::to_string(pack) +
+                             "], or c_type [num_groups, N] with is_zp_float)");
+    }
+  } else {
+    if (args.b_zeros != nullptr) {
+      return InvalidArgument("b_zeros is given but b_type " + type_name(p.b_type) +
+                             " has no zero points (only kU4 and kU8 take them)");
+    }
+    if (p.is_zp_float) {
+      return InvalidArgument("is_zp_float is set but b_type " + type_name(p.b_type) +
+                             " has no zero points (only kU4 and kU8 take them)");
+    }
+  }
+
+  // --- per-token activation scales and the NVFP4 global scale
+  if (is_8bit_activation(p.a_type) && args.a_scales == nullptr && p.m > 0) {
+    return InvalidArgument("a_scales is NULL but a_type " + type_name(p.a_type) +
+                           " (8-bit activations) needs one float scale per row, [M]");
+  }
+  if (is_16bit_activation(p.a_type) && args.a_scales != nullptr) {
+    return InvalidArgument("a_scales must be NULL for 16-bit activations (a_type " +
+                           type_name(p.a_type) + "); it is for kS8/kFE4M3fn only");
+  }
+  if (is_nvfp4(p.b_type, p.s_type) && args.global_scale == nullptr) {
+    return InvalidArgument(
+        "global_scale is NULL but NVFP4 (b_type kFE2M1f, s_type kFE4M3fn) needs one float");
+  }
+  if (!is_nvfp4(p.b_type, p.s_type) && args.global_scale != nullptr) {
+    return InvalidArgument(
+        "global_scale must be NULL: it is for NVFP4 only (b_type kFE2M1f, s_type kFE4M3fn)");
+  }
+  p.has_bias = args.b_bias != nullptr;
+
+  // --- workspace
+  const WorkspaceLayout layout = workspace_layout(p.m, p.k, p.a_elem_bytes, p.act_order);
+  if (args.workspace == nullptr) {
+    return InvalidArgument(
+        format("workspace is NULL: this call needs %lld bytes "
+               "(marlin_gemm_workspace_bytes), zero-initialised",
+               (long long)layout.total_bytes));
+  }
+  if (args.workspace_bytes < layout.total_bytes) {
+    return InvalidArgument(
+        format("workspace is too small: %lld bytes given, this call needs %lld "
+               "(marlin_gemm_workspace_bytes)",
+               (long long)args.workspace_bytes, (long long)layout.total_bytes));
+  }
+
+  // --- the output must not alias what the call reads or uses as scratch
+  const int64_t c_bytes = p.m * p.n * p.c_elem_bytes;
+  const int64_t a_bytes = p.m == 0 ? 0 : ((p.m - 1) * p.lda + p.k) * p.a_elem_bytes;
+  if (ranges_overlap(args.c, c_bytes, args.a, a_bytes)) {
+    return InvalidArgument("c overlaps a: the output must be a separate buffer");
+  }
+  if (ranges_overlap(args.c, c_bytes, args.workspace, layout.total_bytes)) {
+    return InvalidArgument("c overlaps workspace: the output must be a separate buffer");
+  }
+  if (p.act_order && ranges_overlap(args.a, a_bytes,
+                                    static_cast<const char*>(args.workspace) + layout.a_perm_offset,
+                                    layout.a_perm_bytes)) {
+    return InvalidArgument("a overlaps workspace: act-order writes a permuted copy of a there");
+  }
+
+  *problem = p;
+  return Status::Ok();
+}
+
+Status check_device_support(const GemmProblem& problem, const DeviceLimits& device,
+                            const KernelTable& table) {
+  const int cc = device.cc_major * 10 + device.cc_minor;
+  if (cc < 75) {
+    return UnsupportedDevice(format("marlin needs compute capability >= 7.5; device %d is %s",
+                                    device.device, arch_name(device).c_str()));
+  }
+  if (problem.a_type == kFE4M3fn.id()) {
+    if (!table.fp8_activation_built) {
+      return NoKernel(
+          "marlin kernel with fp8 activation is not built (add sm_89/sm_120 or compute_89 to "
+          "--cuda_archs)");
+    }
+    if (cc < 89) {
+      return UnsupportedDevice(
+          format("fp8 activations (a_type kFE4M3fn) need compute capability >= 8.9; device %d "
+                 "is %s",
+                 device.device, arch_name(device).c_str()));
+    }
+  }
+  if (cc == 75) {
+    if (problem.a_type != kFloat16.id() && problem.a_type != kS8.id()) {
+      return UnsupportedDevice("on sm_75 marlin runs only kFloat16 or kS8 activations; a_type is " +
+                               type_name(problem.a_type));
+    }
+    if (!table.sm75_built) {
+      return NoKernel(
+          "this GPU is sm_75 and the build has no sm_75 kernels (add sm_75 to "
+          "--cuda_archs)");
+    }
+  }
+  return Status::Ok();
+}
+
+namespace {
+
+// Why candidate configs of one pass were rejected, for the error message.
+struct Rejections {
+  bool any_shape_fit = false;
+  bool any_smem_fit = false;
+  int min_smem_needed = INT_MAX;
+  bool have_missing = false;
+  KernelConfig first_missing{};
+};
+
+// A thread config that passes the shape, shared-memory and selector checks, or -1.
+int try_config(const GemmProblem& p, const DeviceLimits& device, const KernelTable& table,
+               const ThreadConfig& tc, int thread_m_blocks, bool m_block_size_8, int stages,
+               Rejections* why, KernelConfig* config_out, int* smem_out) {
+  if (p.k % tc.thread_k != 0 || p.n % tc.thread_n != 0) return -1;
+  if (p.group_blocks > 0) {
+    // A BK step must cover whole groups, or a group whole BK steps.
+    const int group_rows = 16 * p.group_blocks;
+    if (group_rows % tc.thread_k != 0 && tc.thread_k % group_rows != 0) return -1;
+  }
+  why->any_shape_fit = true;
+  KernelConfig config{p.a_type,       p.b_type,        p.c_type,         p.s_type,
+                      tc.threads,     thread_m_blocks, tc.thread_n / 16, tc.thread_k / 16,
+                      m_block_size_8, stages,          p.group_blocks,   p.is_zp_float};
+  const int smem = required_shared_mem(config);
+  if (smem == INT_MAX) return -1;  // the kernel cannot tile this config at all
+  if (smem > device.max_shared_mem_optin) {
+    why->min_smem_needed = std::min(why->min_smem_needed, smem);
+    return -1;
+  }
+  why->any_smem_fit = true;
+  const int index = find_kernel(table, config);
+  if (index < 0) {
+    if (!why->have_missing) {
+      why->have_missing = true;
+      why->first_missing = config;
+    }
+    return -1;
+  }
+  *config_out = config;
+  *smem_out = smem;
+  return index;
+}
+
+Status explain_failure(const GemmProblem& p, const DeviceLimits& device, const Rejections& why) {
+  if (!why.any_shape_fit) {
+    return InvalidArgument(
+        format("size_k=%lld and size_n=%lld (%s) fit none of the Marlin tiles (thread_k x thread_n "
+               "128x128, 64x256, 64x128, 128x64): size_k must be a multiple of 64 and size_n of 64",
+               (long long)p.k, (long long)p.n, group_text(p.group_blocks).c_str()));
+  }
+  if (!why.any_smem_fit) {
+    if (why.min_smem_needed == INT_MAX) {
+      return NoKernel("no kernel tile shape of this build supports a=" + type_name(p.a_type) +
+                      " b=" + type_name(p.b_type) + " (required_shared_mem rejects every config)");
+    }
+    return UnsupportedDevice(
+        format("every kernel config for this problem needs more shared memory than device %d (%s) "
+               "allows: at least %d bytes needed, %d available",
+               device.device, arch_name(device).c_str(), why.min_smem_needed,
+               device.max_shared_mem_optin));
+  }
+  const KernelConfig& c = why.first_missing;
+  std::string message = "no kernel for a=" + type_name(c.a_type) + " b=" + type_name(c.b_type) +
+                        " c=" + type_name(c.c_type) + " s=" + type_name(c.s_type) + " " +
+                        group_text(c.group_blocks) + " is_zp_float=" + (c.is_zp_float ? "1" : "0") +
+                        " (" + describe_kernel(c) + ") in this build: ";
+  const char* scheme =
+      scheme_for(c.a_type, c.b_type, c.c_type, c.s_type, c.group_blocks, c.is_zp_float);
+  if (scheme != nullptr) {
+    message += std::string("build scheme ") + scheme +
+               " for this GPU's arch (--cuda_archs=" + arch_name(device) + ")";
+  } else {
+    message +=
+        "no scheme of the vllm preset has these types and group size; build a scheme for "
+        "these types (--cuda_archs=" +
+        arch_name(device) + ")";
+  }
+  return NoKernel(message);
+}
+
+}  // namespace
+
+Status choose_exec_config(const GemmProblem& p, const DeviceLimits& device,
+                          const KernelTable& table, std::vector<ExecPass>* passes) {
+  passes->clear();
+  const bool a_16bit = p.a_elem_bytes == 2;
+  const int stages = (device.cc_major == 7 && device.cc_minor == 5) ? 2 : 4;
+  // Upstream bounds the rows of one launch; small N gets more M-parallelism per launch.
+  const int64_t max_par = p.n <= 4096 ? 128 : 16;
+
+  for (int64_t row = 0; row < p.m;) {
+    const int64_t rest = p.m - row;
+    const int64_t split = rest >= 64 ? std::min<int64_t>(rest / 64, max_par) * 64 : rest;
+    const bool m_block_size_8 = split <= 8 && a_16bit;
+
+    Rejections why;
+    int index = -1;
+    KernelConfig chosen{};
+    int chosen_smem = 0;
+    int thread_m_blocks = static_cast<int>(std::min<int64_t>(ceil_div(split, 16), 4));
+    // If no config of this M tile has a kernel (or fits shared memory), retry with smaller ones.
+    for (; thread_m_blocks >= 1 && index < 0; --thread_m_blocks) {
+      const bool large = thread_m_blocks > 1;
+      for (const ThreadConfig& tc : large ? kLargeBatchConfigs : kSmallBatchConfigs) {
+        index = try_config(p, device, table, tc, thread_m_blocks, m_block_size_8, stages, &why,
+                           &chosen, &chosen_smem);
+        if (index >= 0) break;
+      }
+      if (index >= 0) {
+        // Too few tiles to fill the GPU: prefer the narrower N tile when it has a kernel.
+        const int thread_n = 16 * chosen.thread_n_blocks;
+        const int64_t tiles = (p.n / thread_n) * ceil_div(split, 16 * thread_m_blocks);
+        if (thread_n != kOccupancyConfig.thread_n && tiles * 4 <= device.num_sms) {
+          Rejections ignored;
+          KernelConfig narrow{};
+          int narrow_smem = 0;
+          const int narrow_index =
+              try_config(p, device, table, kOccupancyConfig, thread_m_blocks, m_block_size_8,
+                         stages, &ignored, &narrow, &narrow_smem);
+          if (narrow_index >= 0) {
+            index = narrow_index;
+            chosen = narrow;
+            chosen_smem = narrow_smem;
+          }
+        }
+        break;  // keep thread_m_blocks as chosen
+      }
+    }
+    if (index < 0) return explain_failure(p, device, why);
+
+    ExecPass pass;
+    pass.row_begin = row;
+    pass.rows = split;
+    pass.kernel_index = index;
+    pass.config = chosen;
+    pass.shared_mem_bytes = chosen_smem;
+    const int bm = chosen.m_block_size_8 ? 8 : 16 * chosen.thread_m_blocks;
+    pass.tiles = ceil_div(split, bm) * (p.n / (16 * chosen.thread_n_blocks));
+    passes->push_back(pass);
+    row += split;
+  }
+  return Status::Ok();
+}
+
+}  // namespace marlin

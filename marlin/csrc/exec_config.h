@@ -1,0 +1,104 @@
+// The pure (CUDA-free) half of marlin::gemm: argument validation, the workspace layout, device
+// capability rules and upstream's execution-config choice over a selector table. Nothing here
+// touches a GPU, so tests/cc/host_* check it with a fake table and fake device limits.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "marlin/gemm.h"
+#include "marlin/kernel_config.h"
+#include "marlin/status.h"
+
+namespace marlin {
+
+// What gemm() needs to know about the current GPU.
+struct DeviceLimits {
+  int device = 0;
+  int cc_major = 0;
+  int cc_minor = 0;
+  int num_sms = 0;
+  int max_shared_mem_optin = 0;  // cudaDevAttrMaxSharedMemoryPerBlockOptin, bytes
+};
+
+// "sm_90" for compute capability 9.0: the --cuda_archs spelling used in error messages.
+std::string arch_name(const DeviceLimits& device);
+
+// A view of a selector table: the generated one (kernel_table() in gemm.cu) or a test fake.
+struct KernelTable {
+  const KernelConfig* configs = nullptr;  // strictly sorted by pack_kernel_key
+  const char* const* files = nullptr;     // generated file per entry; may be null
+  int size = 0;
+  bool fp8_activation_built = false;
+  bool sm75_built = false;
+  bool sm80_built = false;
+};
+
+// The generated selector of this build (defined in gemm.cu, which includes kernel_selector.h).
+const KernelTable& kernel_table();
+
+// Index of `config` in `table` (binary search on pack_kernel_key), or -1.
+int find_kernel(const KernelTable& table, const KernelConfig& config);
+
+// A validated call, reduced to what the kernel choice and the launch need.
+struct GemmProblem {
+  ScalarTypeId a_type = 0, b_type = 0, c_type = 0, s_type = 0;
+  int64_t m = 0, n = 0, k = 0;
+  int64_t lda = 0;  // as given (0 resolved to k); the permuted copy uses k
+  int64_t num_groups = 1;
+  int64_t group_size = -1;  // rows per scale group; -1 channelwise
+  int group_blocks = -1;    // kernel template value: -1 channelwise, 0 g_idx, else group_size/16
+  bool act_order = false;   // perm/g_idx given: A is permuted into the workspace first
+  bool is_zp_float = false;
+  bool has_bias = false;
+  int a_elem_bytes = 2;
+  int c_elem_bytes = 2;
+};
+
+// Where gemm() puts its scratch inside the caller's workspace. Locks come first (the kernel
+// parameter exists for upstream compatibility; v1 kernels leave them untouched), then the
+// act-order copy of A.
+struct WorkspaceLayout {
+  int64_t locks_offset = 0;
+  int64_t locks_bytes = 0;
+  int64_t a_perm_offset = 0;
+  int64_t a_perm_bytes = 0;
+  int64_t total_bytes = 0;
+};
+inline constexpr int64_t kLocksBytes = 4096;  // 1024 int32: one per SM on any current GPU
+WorkspaceLayout workspace_layout(int64_t size_m, int64_t size_k, int a_elem_bytes,
+                                 bool has_act_order);
+
+// Every check that needs no GPU: types, sizes, strides, alignment, optional-argument
+// consistency, workspace size, overlaps. On success fills *problem.
+Status validate_gemm_args(const GemmArgs& args, GemmProblem* problem);
+
+// Rules that depend on the GPU and the build but not on the shape: compute capability >= 7.5,
+// fp8 activations need an sm_89+ kernel build and GPU, sm_75 runs only f16/int8 activations.
+Status check_device_support(const GemmProblem& problem, const DeviceLimits& device,
+                            const KernelTable& table);
+
+// One kernel launch of upstream's M loop: rows [row_begin, row_begin + rows).
+struct ExecPass {
+  int64_t row_begin = 0;
+  int64_t rows = 0;
+  int kernel_index = -1;
+  KernelConfig config{};
+  int shared_mem_bytes = 0;
+  int64_t tiles = 0;  // output tiles of this pass; the launch uses min(tiles, resident blocks)
+};
+
+// Upstream's M loop and thread-config priority lists over `table` (see exec_config.cc).
+Status choose_exec_config(const GemmProblem& problem, const DeviceLimits& device,
+                          const KernelTable& table, std::vector<ExecPass>* passes);
+
+// The scheme of design.md section 2 that would contain a kernel with these types and
+// group_blocks, or nullptr when no scheme of the vllm preset does.
+const char* scheme_for(ScalarTypeId a_type, ScalarTypeId b_type, ScalarTypeId c_type,
+                       ScalarTypeId s_type, int group_blocks, bool is_zp_float);
+
+// "kFloat16", or "unknown type id 123" for ids outside scalar_type.h.
+std::string type_name(ScalarTypeId id);
+
+}  // namespace marlin

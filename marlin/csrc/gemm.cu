@@ -1,0 +1,244 @@
+// marlin::gemm: validation, kernel choice (exec_config.cc) and the launches.
+#include <cuda_runtime.h>
+
+#include <algorithm>
+#include <cstdint>
+#include <mutex>
+#include <new>
+#include <string>
+#include <vector>
+
+#include "marlin/csrc/cuda_checks.h"
+#include "marlin/csrc/exec_config.h"
+#include "marlin/gemm.h"
+#include "marlin/kernel.h"
+#include "marlin/kernel_selector.h"  // generated (design.md section 8)
+
+namespace marlin {
+
+const KernelTable& kernel_table() {
+  static const KernelTable table = {
+      generated::kKernelConfigs,      generated::kKernelFiles, generated::kNumKernels,
+      generated::kFp8ActivationBuilt, generated::kSm75Built,   generated::kSm80Built,
+  };
+  return table;
+}
+
+namespace {
+
+// A[m, k] -> out[m, perm[k]]-gathered copy (act-order): out[m, j] = a[m, perm[j]], dense rows.
+// An out-of-range perm entry reads nothing and yields `bad` (NaN where the type has one), so a
+// corrupt perm shows up in the output rather than as an illegal address.
+template <typename T>
+__global__ void permute_columns_kernel(const T* __restrict__ a, int64_t lda,
+                                       const int32_t* __restrict__ perm, T* __restrict__ out,
+                                       int64_t size_m, int64_t size_k, T bad) {
+  const int64_t total = size_m * size_k;
+  for (int64_t i = blockIdx.x * static_cast<int64_t>(blockDim.x) + threadIdx.x; i < total;
+       i += static_cast<int64_t>(gridDim.x) * blockDim.x) {
+    const int64_t row = i / size_k;
+    const int64_t col = i - row * size_k;
+    const int32_t source = __ldg(perm + col);
+    out[i] = (source >= 0 && source < size_k) ? a[row * lda + source] : bad;
+  }
+}
+
+Status permute_columns(const GemmProblem& p, const void* a, const int32_t* perm, void* out,
+                       const DeviceLimits& device, cudaStream_t stream) {
+  constexpr int kThreads = 256;
+  const int64_t total = p.m * p.k;
+  const int64_t blocks = std::max<int64_t>(
+      1, std::min<int64_t>((total + kThreads - 1) / kThreads, 8LL * device.num_sms));
+  if (p.a_elem_bytes == 2) {
+    // Quiet NaN of the activation type.
+    const uint16_t nan = p.a_type == kBFloat16.id() ? 0x7FC0 : 0x7E00;
+    permute_columns_kernel<uint16_t><<<static_cast<unsigned>(blocks), kThreads, 0, stream>>>(
+        static_cast<const uint16_t*>(a), p.lda, perm, static_cast<uint16_t*>(out), p.m, p.k, nan);
+  } else {
+    const uint8_t bad = p.a_type == kFE4M3fn.id() ? 0x7F : 0;  // e4m3fn NaN; int8 has none
+    permute_columns_kernel<uint8_t><<<static_cast<unsigned>(blocks), kThreads, 0, stream>>>(
+        static_cast<const uint8_t*>(a), p.lda, perm, static_cast<uint8_t*>(out), p.m, p.k, bad);
+  }
+  const cudaError_t error = cudaGetLastError();
+  if (error != cudaSuccess) return cuda_error(error, "launching the act-order permutation of a");
+  return Status::Ok();
+}
+
+// Per (device, kernel): whether the shared-memory attribute is set, and resident blocks per SM.
+// Set once: cudaFuncSetAttribute and the occupancy query cost more than a small GEMM's launch.
+Status prepare_kernel(const DeviceLimits& device, const ExecPass& pass, int* blocks_per_sm) {
+  constexpr int kMaxDevices = 64;
+  static std::mutex mutex;
+  static std::vector<int> resident[kMaxDevices];  // 0 = not prepared yet
+
+  std::lock_guard<std::mutex> lock(mutex);
+  std::vector<int>& per_kernel = resident[device.device];
+  if (per_kernel.empty()) per_kernel.assign(std::max(1, generated::kNumKernels), 0);
+  int& cached = per_kernel[pass.kernel_index];
+  if (cached > 0) {
+    *blocks_per_sm = cached;
+    return Status::Ok();
+  }
+  const void* fn = reinterpret_cast<const void*>(generated::kKernelFns[pass.kernel_index]);
+  cudaFuncAttributes attributes{};
+  cudaError_t error = cudaFuncGetAttributes(&attributes, fn);
+  if (error == cudaErrorInvalidDeviceFunction || error == cudaErrorNoKernelImageForDevice) {
+    (void)cudaGetLastError();
+    return NoKernel(std::string("kernel ") + generated::kKernelFiles[pass.kernel_index] +
+                    " was not compiled for this GPU (" + arch_name(device) + "): add " +
+                    arch_name(device) + " to --cuda_archs");
+  }
+  if (error != cudaSuccess) return cuda_error(error, "cudaFuncGetAttributes(marlin kernel)");
+  if (pass.shared_mem_bytes > 48 * 1024) {
+    error = cudaFuncSetAttribute(fn, cudaFuncAttributeMaxDynamicSharedMemorySize,
+                                 pass.shared_mem_bytes);
+    if (error != cudaSuccess) {
+      return cuda_error(error, "cudaFuncSetAttribute(MaxDynamicSharedMemorySize = " +
+                                   std::to_string(pass.shared_mem_bytes) + ")");
+    }
+  }
+  int blocks = 0;
+  error = cudaOccupancyMaxActiveBlocksPerMultiprocessor(&blocks, fn, pass.config.threads,
+                                                        pass.shared_mem_bytes);
+  if (error != cudaSuccess)
+    return cuda_error(error, "cudaOccupancyMaxActiveBlocksPerMultiprocessor");
+  cached = std::max(1, blocks);
+  *blocks_per_sm = cached;
+  return Status::Ok();
+}
+
+Status launch_pass(const GemmArgs& args, const GemmProblem& p, const DeviceLimits& device,
+                   const ExecPass& pass, const void* a_base, int64_t lda, int* locks,
+                   cudaStream_t stream) {
+  int blocks_per_sm = 1;
+  Status status = prepare_kernel(device, pass, &blocks_per_sm);
+  if (!status.ok()) return status;
+
+  // Kernel parameters, typed exactly as MARLIN_KERNEL_PARAMS (cudaLaunchKernel copies by size).
+  const int4* A = reinterpret_cast<const int4*>(static_cast<const char*>(a_base) +
+                                                pass.row_begin * lda * p.a_elem_bytes);
+  const int4* B = static_cast<const int4*>(args.b_q_weight);
+  int4* C =
+      reinterpret_cast<int4*>(static_cast<char*>(args.c) + pass.row_begin * p.n * p.c_elem_bytes);
+  float* C_tmp = nullptr;  // no split-K in v1
+  const int4* b_bias_ptr = static_cast<const int4*>(args.b_bias);
+  const float* a_scales_ptr = args.a_scales != nullptr ? args.a_scales + pass.row_begin : nullptr;
+  const int4* scales_ptr = static_cast<const int4*>(args.b_scales);
+  const float* global_scale_ptr = args.global_scale;
+  const int4* zp_ptr = static_cast<const int4*>(args.b_zeros);
+  const int* g_idx = p.group_blocks == 0 ? args.g_idx : nullptr;
+  int num_groups = static_cast<int>(p.num_groups);
+  int prob_m = static_cast<int>(pass.rows);
+  int prob_n = static_cast<int>(p.n);
+  int prob_k = static_cast<int>(p.k);
+  int lda_int = static_cast<int>(lda);
+  bool has_bias = p.has_bias;
+  bool use_atomic_add = args.use_atomic_add;
+  bool use_fp32_reduce = args.use_fp32_reduce;
+  int max_shared_mem = pass.shared_mem_bytes;  // what this launch actually has
+  void* params[] = {&A,
+                    &B,
+                    &C,
+                    &C_tmp,
+                    &b_bias_ptr,
+                    &a_scales_ptr,
+                    &scales_ptr,
+                    &global_scale_ptr,
+                    &zp_ptr,
+                    &g_idx,
+                    &num_groups,
+                    &prob_m,
+                    &prob_n,
+                    &prob_k,
+                    &lda_int,
+                    &locks,
+                    &has_bias,
+                    &use_atomic_add,
+                    &use_fp32_reduce,
+                    &max_shared_mem};
+
+  const int64_t resident = static_cast<int64_t>(device.num_sms) * blocks_per_sm;
+  const unsigned grid = static_cast<unsigned>(std::max<int64_t>(1, std::min(pass.tiles, resident)));
+  const cudaError_t error = cudaLaunchKernel(
+      reinterpret_cast<const void*>(generated::kKernelFns[pass.kernel_index]), dim3(grid),
+      dim3(pass.config.threads), params, static_cast<size_t>(pass.shared_mem_bytes), stream);
+  if (error != cudaSuccess) {
+    (void)cudaGetLastError();  // reported here; do not leave it for the caller's next check
+    return cuda_error(error, std::string("launching marlin kernel ") +
+                                 generated::kKernelFiles[pass.kernel_index]);
+  }
+  return Status::Ok();
+}
+
+Status gemm_impl(const GemmArgs& args) {
+  GemmProblem p;
+  Status status = validate_gemm_args(args, &p);
+  if (!status.ok()) return status;
+  if (p.m == 0) return Status::Ok();  // nothing to compute, nothing to write
+
+  DeviceLimits device;
+  status = current_device_limits(&device);
+  if (!status.ok()) return status;
+  const KernelTable& table = kernel_table();
+  status = check_device_support(p, device, table);
+  if (!status.ok()) return status;
+
+  struct Pointer {
+    const void* ptr;
+    const char* name;
+  };
+  const Pointer pointers[] = {
+      {args.a, "a"},
+      {args.c, "c"},
+      {args.b_q_weight, "b_q_weight"},
+      {args.b_scales, "b_scales"},
+      {args.b_zeros, "b_zeros"},
+      {args.b_bias, "b_bias"},
+      {args.a_scales, "a_scales"},
+      {args.global_scale, "global_scale"},
+      {args.g_idx, "g_idx"},
+      {args.perm, "perm"},
+      {args.workspace, "workspace"},
+  };
+  for (const Pointer& pointer : pointers) {
+    status = check_device_pointer(pointer.ptr, pointer.name, device.device);
+    if (!status.ok()) return status;
+  }
+
+  std::vector<ExecPass> passes;
+  status = choose_exec_config(p, device, table, &passes);
+  if (!status.ok()) return status;
+
+  cudaStream_t stream = static_cast<cudaStream_t>(args.stream);
+  const WorkspaceLayout layout = workspace_layout(p.m, p.k, p.a_elem_bytes, p.act_order);
+  char* workspace = static_cast<char*>(args.workspace);
+  int* locks = reinterpret_cast<int*>(workspace + layout.locks_offset);
+  const void* a_base = args.a;
+  int64_t lda = p.lda;
+  if (p.act_order) {
+    void* a_permuted = workspace + layout.a_perm_offset;
+    status = permute_columns(p, args.a, args.perm, a_permuted, device, stream);
+    if (!status.ok()) return status;
+    a_base = a_permuted;
+    lda = p.k;
+  }
+  for (const ExecPass& pass : passes) {
+    status = launch_pass(args, p, device, pass, a_base, lda, locks, stream);
+    if (!status.ok()) return status;
+  }
+  return Status::Ok();
+}
+
+}  // namespace
+
+Status gemm(const GemmArgs& args) {
+  try {
+    return gemm_impl(args);
+  } catch (const std::bad_alloc&) {
+    return Status::Error(Code::kCuda, "marlin::gemm: out of host memory");
+  } catch (...) {
+    return Status::Error(Code::kCuda, "marlin::gemm: unexpected C++ exception");
+  }
+}
+
+}  // namespace marlin

@@ -1,0 +1,9 @@
+"""Providers of rules_marlin."""
+
+MarlinConfigInfo = provider(
+    doc = "The validated rules_marlin flags (`//marlin:config`), parsed once for every rule.",
+    fields = {
+        "archs": "A list of `--cuda_archs` values, deduplicated, in flags.bzl's canonical order.",
+        "schemes": "A list of selected scheme names, in table order (all of them for `all`).",
+    },
+)

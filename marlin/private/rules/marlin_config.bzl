@@ -1,0 +1,35 @@
+"""`marlin_config`: parses and validates the rules_marlin flags once (`//marlin:config`)."""
+
+load("@bazel_skylib//rules:common_settings.bzl", "BuildSettingInfo")
+load("//marlin/private:flags.bzl", "parse_cuda_archs", "parse_schemes")
+load("//marlin/private:kernel_plan.bzl", "MARLIN_SCHEMES")
+load("//marlin/private:providers.bzl", "MarlinConfigInfo")
+
+def _marlin_config_impl(ctx):
+    archs = parse_cuda_archs(ctx.attr._cuda_archs[BuildSettingInfo].value)
+    if archs.error:
+        fail(archs.error)
+    schemes = parse_schemes(ctx.attr._schemes[BuildSettingInfo].value, list(MARLIN_SCHEMES.keys()))
+    if schemes.error:
+        fail(schemes.error)
+    return [MarlinConfigInfo(archs = archs.archs, schemes = schemes.schemes)]
+
+marlin_config = rule(
+    implementation = _marlin_config_impl,
+    doc = """Reads `--cuda_archs` and `--marlin_schemes`, validates them and provides `MarlinConfigInfo`.
+
+Every rule that depends on the flags depends on this one target (`//marlin:config`), so a bad
+value fails the build once, with a message naming it and listing the valid values.
+""",
+    attrs = {
+        "_cuda_archs": attr.label(
+            default = Label("//marlin:cuda_archs"),
+            doc = "The `string_list_flag` of archs (`--cuda_archs`).",
+        ),
+        "_schemes": attr.label(
+            default = Label("//marlin:schemes"),
+            doc = "The `string_list_flag` of schemes (`--marlin_schemes`).",
+        ),
+    },
+    provides = [MarlinConfigInfo],
+)
