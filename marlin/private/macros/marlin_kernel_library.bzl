@@ -1,6 +1,7 @@
 """`marlin_kernel_library`: every Marlin kernel file of a preset, its selector, one cc target."""
 
 load("//marlin/private:kernel_plan.bzl", "MARLIN_KERNEL_FILES")
+load("//marlin/private/rules:cc_bundle.bzl", "cc_bundle")
 load("//marlin/private/rules:cuda_library.bzl", "cuda_library")
 load("//marlin/private/rules:marlin_codegen.bzl", "marlin_codegen")
 
@@ -23,8 +24,8 @@ def marlin_kernel_library(
 
     Then `<name>_manifest` (`manifest.json` for `--cuda_archs` and `--marlin_schemes`),
     `<name>_selector_h` (`kernel_selector.h` rendered from it), `<name>_selector` (a header-only
-    `cc_library`: `#include "marlin/kernel_selector.h"`), and `name`: a `cc_library` of all of
-    it plus `headers`, for downstream `cc_*` / `cuda_library` targets. Put one
+    `cc_library`: `#include "marlin/kernel_selector.h"`), and `name`: a `cc_bundle` (CcInfo like
+    a `cc_library`, and `bazel build` on it compiles the kernels) of all of it plus `headers`, for downstream `cc_*` / `cuda_library` targets. Put one
     `marlin_kernel_library` per package: the kernel targets are named after the files.
 
     Example (in `marlin/BUILD.bazel`, giving `//marlin:kernels` and e.g.
@@ -39,7 +40,7 @@ def marlin_kernel_library(
       copts: extra nvcc options for every kernel file.
       visibility: visibility of `name`, the manifest and the selector targets.
       tags: tags for every target.
-      **kwargs: passed to the final `cc_library`.
+      **kwargs: passed to the final `cc_bundle`.
     """
     if preset not in MARLIN_KERNEL_FILES:
         fail("marlin_kernel_library: unknown preset '{}'; valid: {}".format(
@@ -90,7 +91,7 @@ def marlin_kernel_library(
         tags = tags,
         visibility = visibility,
     )
-    native.cc_library(
+    cc_bundle(
         name = name,
         deps = kernel_targets + [
             ":" + name + "_selector",
