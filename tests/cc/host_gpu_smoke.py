@@ -22,26 +22,43 @@ K_S8 = 1125899906909952
 class GemmArgs(ctypes.Structure):
     _fields_ = [
         ("struct_size", ctypes.c_uint32),
-        ("a", ctypes.c_void_p), ("lda", ctypes.c_int64), ("a_type", ctypes.c_int64),
-        ("c", ctypes.c_void_p), ("c_type", ctypes.c_int64),
-        ("b_q_weight", ctypes.c_void_p), ("b_type", ctypes.c_int64),
-        ("b_scales", ctypes.c_void_p), ("s_type", ctypes.c_int64), ("num_groups", ctypes.c_int64),
-        ("b_zeros", ctypes.c_void_p), ("b_bias", ctypes.c_void_p),
-        ("a_scales", ctypes.c_void_p), ("global_scale", ctypes.c_void_p),
-        ("g_idx", ctypes.c_void_p), ("perm", ctypes.c_void_p),
-        ("workspace", ctypes.c_void_p), ("workspace_bytes", ctypes.c_int64),
-        ("size_m", ctypes.c_int64), ("size_n", ctypes.c_int64), ("size_k", ctypes.c_int64),
-        ("is_k_full", ctypes.c_int32), ("use_atomic_add", ctypes.c_int32),
-        ("use_fp32_reduce", ctypes.c_int32), ("is_zp_float", ctypes.c_int32),
+        ("a", ctypes.c_void_p),
+        ("lda", ctypes.c_int64),
+        ("a_type", ctypes.c_int64),
+        ("c", ctypes.c_void_p),
+        ("c_type", ctypes.c_int64),
+        ("b_q_weight", ctypes.c_void_p),
+        ("b_type", ctypes.c_int64),
+        ("b_scales", ctypes.c_void_p),
+        ("s_type", ctypes.c_int64),
+        ("num_groups", ctypes.c_int64),
+        ("b_zeros", ctypes.c_void_p),
+        ("b_bias", ctypes.c_void_p),
+        ("a_scales", ctypes.c_void_p),
+        ("global_scale", ctypes.c_void_p),
+        ("g_idx", ctypes.c_void_p),
+        ("perm", ctypes.c_void_p),
+        ("workspace", ctypes.c_void_p),
+        ("workspace_bytes", ctypes.c_int64),
+        ("size_m", ctypes.c_int64),
+        ("size_n", ctypes.c_int64),
+        ("size_k", ctypes.c_int64),
+        ("is_k_full", ctypes.c_int32),
+        ("use_atomic_add", ctypes.c_int32),
+        ("use_fp32_reduce", ctypes.c_int32),
+        ("is_zp_float", ctypes.c_int32),
         ("stream", ctypes.c_void_p),
     ]
 
 
 class CodeSource(ctypes.Structure):
     _fields_ = [
-        ("struct_size", ctypes.c_uint32), ("data", ctypes.c_void_p),
-        ("word_bits", ctypes.c_int32), ("code_bits", ctypes.c_int32),
-        ("packed_along_k", ctypes.c_int32), ("n_major", ctypes.c_int32),
+        ("struct_size", ctypes.c_uint32),
+        ("data", ctypes.c_void_p),
+        ("word_bits", ctypes.c_int32),
+        ("code_bits", ctypes.c_int32),
+        ("packed_along_k", ctypes.c_int32),
+        ("n_major", ctypes.c_int32),
         ("awq_order", ctypes.c_int32),
     ]
 
@@ -50,8 +67,14 @@ lib = ctypes.CDLL(sys.argv[1] if len(sys.argv) > 1 else "libmarlin.so")
 lib.marlin_last_error.restype = ctypes.c_char_p
 lib.marlin_gemm_workspace_bytes.restype = ctypes.c_int64
 lib.marlin_gemm_workspace_bytes.argtypes = [ctypes.c_int64] * 4 + [ctypes.c_int32]
-lib.marlin_pack_weights.argtypes = [ctypes.POINTER(CodeSource), ctypes.c_void_p, ctypes.c_int64,
-                                    ctypes.c_int64, ctypes.c_void_p, ctypes.c_void_p]
+lib.marlin_pack_weights.argtypes = [
+    ctypes.POINTER(CodeSource),
+    ctypes.c_void_p,
+    ctypes.c_int64,
+    ctypes.c_int64,
+    ctypes.c_void_p,
+    ctypes.c_void_p,
+]
 lib.marlin_gemm.argtypes = [ctypes.POINTER(GemmArgs)]
 
 failures = []
@@ -93,13 +116,36 @@ def gptq_qweight(q, bits):
 def pack_weights(qweight, k, n, bits, perm=None):
     src = CodeSource(ctypes.sizeof(CodeSource), qweight.data_ptr(), 32, bits, 1, 0, 0)
     out = torch.empty(k // 16, n * 16 * bits // 32, dtype=torch.int32, device="cuda")
-    rc = lib.marlin_pack_weights(ctypes.byref(src), perm.data_ptr() if perm is not None else None,
-                                 k, n, out.data_ptr(), torch.cuda.current_stream().cuda_stream)
+    rc = lib.marlin_pack_weights(
+        ctypes.byref(src),
+        perm.data_ptr() if perm is not None else None,
+        k,
+        n,
+        out.data_ptr(),
+        torch.cuda.current_stream().cuda_stream,
+    )
     return rc, out
 
 
-def run_gemm(a, b, scales, m, n, k, *, lda=None, g_idx=None, perm=None, is_k_full=True,
-             bias=None, a_type=K_FLOAT16, c_dtype=torch.float16, c=None, ws=None, tweak=None):
+def run_gemm(
+    a,
+    b,
+    scales,
+    m,
+    n,
+    k,
+    *,
+    lda=None,
+    g_idx=None,
+    perm=None,
+    is_k_full=True,
+    bias=None,
+    a_type=K_FLOAT16,
+    c_dtype=torch.float16,
+    c=None,
+    ws=None,
+    tweak=None,
+):
     act = perm is not None
     if c is None:
         c = torch.full((m, n), float("nan"), dtype=c_dtype, device="cuda")
@@ -140,12 +186,16 @@ def rel_err(x, ref):
 def main():
     torch.manual_seed(0)
     dev = torch.cuda.get_device_properties(0)
-    print(f"device: {dev.name}, sm_{dev.major}{dev.minor}, abi {lib.marlin_abi_version()}, "
-          f"{lib.marlin_num_kernels()} kernels")
+    print(
+        f"device: {dev.name}, sm_{dev.major}{dev.minor}, abi {lib.marlin_abi_version()}, "
+        f"{lib.marlin_num_kernels()} kernels"
+    )
     info = (ctypes.c_int64 * 12)()
     check(lib.marlin_kernel_info(0, info) == 0 and info[4] in (128, 256), "marlin_kernel_info(0)")
-    check(lib.marlin_kernel_info(10**6, info) == 1 and "outside" in last_error(),
-          "marlin_kernel_info out of range: " + last_error())
+    check(
+        lib.marlin_kernel_info(10**6, info) == 1 and "outside" in last_error(),
+        "marlin_kernel_info out of range: " + last_error(),
+    )
 
     k, n = 1024, 2048
     q = torch.randint(0, 16, (k, n), dtype=torch.int32, device="cuda")
@@ -187,11 +237,14 @@ def main():
     zc[:, :, awq_slot] = zq.view(groups, n // 8, 8)
     zsrc = CodeSource(ctypes.sizeof(CodeSource), pack_bits(zc, 4).data_ptr(), 32, 4, 0, 0, 1)
     zout = torch.empty(groups, n // 8, dtype=torch.int32, device="cuda")
-    rc = lib.marlin_pack_zero_points(ctypes.byref(zsrc), groups, n, ctypes.c_void_p(zout.data_ptr()),
-                                     None)
+    rc = lib.marlin_pack_zero_points(
+        ctypes.byref(zsrc), groups, n, ctypes.c_void_p(zout.data_ptr()), None
+    )
     torch.cuda.synchronize()
-    check(rc == 0 and torch.equal(zout, pack_bits(zq.view(groups, n // 8, 8), 4)),
-          "pack AWQ zero points")
+    check(
+        rc == 0 and torch.equal(zout, pack_bits(zq.view(groups, n // 8, 8), 4)),
+        "pack AWQ zero points",
+    )
     bad_perm = torch.arange(k, dtype=torch.int32, device="cuda")
     bad_perm[5] = 3
     rc, _ = pack_weights(qweight, k, n, 4, perm=bad_perm)
@@ -209,8 +262,11 @@ def main():
             torch.cuda.synchronize()
             ref = a.float() @ w.float()
             err = rel_err(c, ref) if rc == 0 else float("nan")
-            check(rc == 0 and err < 2e-3, f"gemm f16 group={group} m={m}: rc={rc} rel_err={err:.2e} "
-                  + (last_error() if rc else ""))
+            check(
+                rc == 0 and err < 2e-3,
+                f"gemm f16 group={group} m={m}: rc={rc} rel_err={err:.2e} "
+                + (last_error() if rc else ""),
+            )
 
     # Row-strided A, bias.
     scales = (torch.rand(k // 128, n, device="cuda") * 0.02 + 0.005).half()
@@ -223,7 +279,10 @@ def main():
     torch.cuda.synchronize()
     ref = a.float() @ w.float() + bias.float()
     err = rel_err(c, ref) if rc == 0 else float("nan")
-    check(rc == 0 and err < 2e-3, f"gemm lda=k+64 with bias: rel_err={err:.2e} {last_error() if rc else ''}")
+    check(
+        rc == 0 and err < 2e-3,
+        f"gemm lda=k+64 with bias: rel_err={err:.2e} {last_error() if rc else ''}",
+    )
 
     # Act-order: balanced groups in a random row order; perm = argsort(g_idx).
     gs = 128
@@ -237,8 +296,9 @@ def main():
     for is_k_full in (True, False):
         for m in (3, 40):
             a = torch.randn(m, k, device="cuda").half()
-            rc, c = run_gemm(a, packed_act, scales, m, n, k, g_idx=sorted_g_idx, perm=perm,
-                             is_k_full=is_k_full)
+            rc, c = run_gemm(
+                a, packed_act, scales, m, n, k, g_idx=sorted_g_idx, perm=perm, is_k_full=is_k_full
+            )
             torch.cuda.synchronize()
             err = rel_err(c, a.float() @ w.float()) if rc == 0 else float("nan")
             msg = last_error() if rc else ""
@@ -257,17 +317,28 @@ def main():
     # bf16: runs where the build has the bf16 kernels, else names the missing scheme.
     a_bf16 = a.bfloat16()
     scales_bf16 = scales.bfloat16()
-    rc, c = run_gemm(a_bf16, packed, scales_bf16, 4, n, k, c_dtype=torch.bfloat16,
-                     tweak=lambda g: setattr(g, "a_type", K_BFLOAT16))
+    rc, c = run_gemm(
+        a_bf16,
+        packed,
+        scales_bf16,
+        4,
+        n,
+        k,
+        c_dtype=torch.bfloat16,
+        tweak=lambda g: setattr(g, "a_type", K_BFLOAT16),
+    )
     torch.cuda.synchronize()
     if rc == 0:
         w_bf16 = (q - 8).float() * scales_bf16.float()[torch.arange(k, device="cuda") // 128]
         err = rel_err(c, a_bf16.float() @ w_bf16)
         check(err < 1e-2, f"gemm bf16 group=128 m=4: rel_err={err:.2e}")
     else:
-        check(rc == 2 and "build scheme gptq_int4" in last_error(), f"bf16: rc={rc} " + last_error())
-    rc, _ = run_gemm(a, packed, scales, 4, n, k, a_type=K_FE4M3FN,
-                     tweak=lambda g: setattr(g, "a_scales", g.a))
+        check(
+            rc == 2 and "build scheme gptq_int4" in last_error(), f"bf16: rc={rc} " + last_error()
+        )
+    rc, _ = run_gemm(
+        a, packed, scales, 4, n, k, a_type=K_FE4M3FN, tweak=lambda g: setattr(g, "a_scales", g.a)
+    )
     check(rc in (0, 2), f"fp8 activations: rc={rc} " + last_error())
     rc, _ = run_gemm(a, packed, scales, 4, n, k, tweak=lambda g: setattr(g, "struct_size", 8))
     check(rc == 1 and "struct_size" in last_error(), "struct size: " + last_error())
@@ -277,15 +348,19 @@ def main():
     guard = torch.full((4 + 2 * 64, n), 7.0, dtype=torch.float16, device="cuda")
     rc, _ = run_gemm(a, packed, scales, 4, n, k, c=guard[64:68])
     torch.cuda.synchronize()
-    check(rc == 0 and bool((guard[:64] == 7).all()) and bool((guard[68:] == 7).all()),
-          "no writes outside C")
+    check(
+        rc == 0 and bool((guard[:64] == 7).all()) and bool((guard[68:] == 7).all()),
+        "no writes outside C",
+    )
     # NaN scales propagate to the affected columns only.
     nan_scales = scales.clone()
     nan_scales[0, 5] = float("nan")
     rc, c = run_gemm(a, packed, nan_scales, 4, n, k)
     torch.cuda.synchronize()
-    check(rc == 0 and bool(c[:, 5].isnan().all()) and not bool(c[:, 6:].isnan().any()),
-          "NaN scale -> NaN in its column only")
+    check(
+        rc == 0 and bool(c[:, 5].isnan().all()) and not bool(c[:, 6:].isnan().any()),
+        "NaN scale -> NaN in its column only",
+    )
 
     print(f"{len(failures)} failure(s)")
     return 1 if failures else 0

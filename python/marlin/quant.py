@@ -1,0 +1,563 @@
+"""Reference quantizers, dequantizers and packers (torch, any device; for tests and examples).
+
+Every quantizer takes float weights `w` [K, N] (in-features x out-features, the orientation of
+`marlin.gemm`) and returns a `QuantizedWeight`: the checkpoint tensors in the format's own layout
+(the keyword arguments of `marlin.prepare_weights`) plus `w_ref` [K, N] float32, the weights the
+kernel computes with (code -> value as in design.md section 9, scales already rounded to their
+storage type). The dequantizers rebuild `w_ref` from checkpoint tensors alone.
+
+Checkpoint layouts:
+
+- gptq:  qweight int32 [K/pack, N] (pack = 32/bits codes along K, LSB first), scales [G, N],
+         optional g_idx int32 [K] (act-order); value = (q - 2^(bits-1)) * s.
+- awq:   qweight int32 [K, N/8], qzeros int32 [G, N/8], both packed along N in AWQ's order
+         (column 8j+c sits in nibble slot AWQ_REVERSE_ORDER[c] = [0,4,1,5,2,6,3,7][c]),
+         scales [G, N]; value = (q - z) * s.
+- hqq:   qweight uint8 [N, K/2] (4-bit codes, low nibble = even k), scales/zeros [N, G] float16
+         (float zero points); value = (q - z) * s.
+- fp8:   qweight float8_e4m3fn [N, K], scales [N] (channelwise) or [N, K/g] (grouped).
+- nvfp4: qweight uint8 [N, K/2] e2m1 pairs (low nibble = even k), scales float8_e4m3fn
+         [N, K/16], global_scale float32 scalar; value = e2m1(q) * s * global_scale.
+- mxfp4: qweight uint8 [N, K/2] e2m1 pairs, scales uint8 e8m0 [N, K/32];
+         value = e2m1(q) * 2^(e-127).
+
+Also: the layout-v1 packer (`pack_marlin_v1`) and a reference of `marlin_pack_weights` /
+`marlin_pack_zero_points` (`reference_pack_weights`, `reference_pack_zero_points`), and the
+per-token int8 / fp8 activation quantizers.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Any
+
+import torch
+
+AWQ_PACK_ORDER = (0, 2, 4, 6, 1, 3, 5, 7)  # nibble slot i holds column AWQ_PACK_ORDER[i]
+AWQ_REVERSE_ORDER = (0, 4, 1, 5, 2, 6, 3, 7)  # column c sits in nibble slot AWQ_REVERSE_ORDER[c]
+
+FP4_E2M1_MAGNITUDES = (0.0, 0.5, 1.0, 1.5, 2.0, 3.0, 4.0, 6.0)
+# code -> value for all 16 codes (bit 3 = sign).
+FP4_E2M1_VALUES = FP4_E2M1_MAGNITUDES + tuple(-v for v in FP4_E2M1_MAGNITUDES)
+FP8_E4M3_MAX = 448.0
+FP4_E2M1_MAX = 6.0
+
+
+@dataclasses.dataclass
+class QuantizedWeight:
+    """A checkpoint-format weight plus the float32 weights [K, N] the kernel should use."""
+
+    format: str
+    tensors: dict[str, Any]
+    w_ref: torch.Tensor
+    group_size: int
+    bits: int
+
+    def prepare(self, **kwargs):
+        """marlin.prepare_weights(self.format, **self.tensors, **kwargs)."""
+        from marlin._prepare import prepare_weights
+
+        return prepare_weights(self.format, **self.tensors, **kwargs)
+
+
+# ---------------------------------------------------------------------------------------------
+# bit packing helpers
+
+
+def _to_int32(x: torch.Tensor) -> torch.Tensor:
+    """int64 holding 32-bit patterns -> int32 with the same bits."""
+    x = x & 0xFFFFFFFF
+    return torch.where(x >= 2**31, x - 2**32, x).to(torch.int32)
+
+
+def _shifts(n: int, bits: int, device) -> torch.Tensor:
+    return torch.arange(n, device=device, dtype=torch.int64) * bits
+
+
+def pack_along(codes: torch.Tensor, dim: int, bits: int, word_bits: int = 32) -> torch.Tensor:
+    """Packs codes along `dim`, LSB first: word j holds codes [j*cpw, (j+1)*cpw)."""
+    cpw = word_bits // bits
+    codes = codes.to(torch.int64).movedim(dim, -1)
+    shape = codes.shape
+    if shape[-1] % cpw:
+        raise ValueError(f"size {shape[-1]} is not a multiple of {cpw} codes per word")
+    codes = codes.reshape(*shape[:-1], shape[-1] // cpw, cpw)
+    words = (codes << _shifts(cpw, bits, codes.device)).sum(-1)
+    words = _to_int32(words) if word_bits == 32 else words.to(torch.uint8)
+    return words.movedim(-1, dim).contiguous()
+
+
+def unpack_along(words: torch.Tensor, dim: int, bits: int, word_bits: int = 32) -> torch.Tensor:
+    """Inverse of pack_along: int64 codes."""
+    cpw = word_bits // bits
+    w = words.to(torch.int64) & ((1 << word_bits) - 1)
+    w = w.movedim(dim, -1)
+    codes = (w.unsqueeze(-1) >> _shifts(cpw, bits, w.device)) & ((1 << bits) - 1)
+    codes = codes.reshape(*w.shape[:-1], w.shape[-1] * cpw)
+    return codes.movedim(-1, dim).contiguous()
+
+
+def pack_awq(codes: torch.Tensor) -> torch.Tensor:
+    """int 4-bit codes [R, N] -> int32 [R, N/8] in AWQ order."""
+    r, n = codes.shape
+    c = codes.to(torch.int64).reshape(r, n // 8, 8)
+    slots = torch.tensor(AWQ_REVERSE_ORDER, device=codes.device, dtype=torch.int64)
+    return _to_int32((c << (4 * slots)).sum(-1))
+
+
+def unpack_awq(words: torch.Tensor) -> torch.Tensor:
+    """int32 [R, N/8] in AWQ order -> int64 codes [R, N]."""
+    r, nw = words.shape
+    w = words.to(torch.int64) & 0xFFFFFFFF
+    slots = torch.tensor(AWQ_REVERSE_ORDER, device=words.device, dtype=torch.int64)
+    return ((w.unsqueeze(-1) >> (4 * slots)) & 0xF).reshape(r, nw * 8)
+
+
+def pack_nibbles(codes: torch.Tensor) -> torch.Tensor:
+    """4-bit codes [R, C] -> uint8 [R, C/2], low nibble = even column."""
+    c = codes.to(torch.int64)
+    return ((c[:, 0::2] & 0xF) | ((c[:, 1::2] & 0xF) << 4)).to(torch.uint8)
+
+
+def unpack_nibbles(b: torch.Tensor) -> torch.Tensor:
+    """uint8 [R, C/2] -> int64 codes [R, C] (low nibble = even column)."""
+    x = b.view(torch.uint8).to(torch.int64)
+    return torch.stack([x & 0xF, x >> 4], dim=-1).reshape(x.shape[0], x.shape[1] * 2)
+
+
+# ---------------------------------------------------------------------------------------------
+# layout v1 (design.md section 9) and reference packers
+
+
+def pack_marlin_v1(codes: torch.Tensor, bits: int) -> torch.Tensor:
+    """codes [K, N] -> int32 [K/16, N*16/pack]: row r = K-slab r, column n owns 16/pack words."""
+    k, n = codes.shape
+    if k % 16:
+        raise ValueError(f"K={k} must be a multiple of 16")
+    pack = 32 // bits
+    c = codes.to(torch.int64).reshape(k // 16, 16, n).permute(0, 2, 1)  # [K/16, N, 16]
+    c = c.reshape(k // 16, n, 16 // pack, pack)
+    words = (c << _shifts(pack, bits, codes.device)).sum(-1)  # [K/16, N, W]
+    return _to_int32(words.reshape(k // 16, n * (16 // pack)))
+
+
+def unpack_marlin_v1(b: torch.Tensor, bits: int, size_k: int, size_n: int) -> torch.Tensor:
+    """Inverse of pack_marlin_v1: int64 codes [K, N]."""
+    pack = 32 // bits
+    w = b.to(torch.int64) & 0xFFFFFFFF
+    w = w.reshape(size_k // 16, size_n, 16 // pack, 1)
+    c = (w >> _shifts(pack, bits, b.device)) & ((1 << bits) - 1)  # [K/16, N, W, pack]
+    return c.reshape(size_k // 16, size_n, 16).permute(0, 2, 1).reshape(size_k, size_n)
+
+
+def decode_code_source(
+    data: torch.Tensor,
+    word_bits: int,
+    code_bits: int,
+    packed_along_k: bool,
+    n_major: bool,
+    awq_order: bool,
+    rows: int,
+    size_n: int,
+) -> torch.Tensor:
+    """Codes [rows, N] (rows = K, or num_groups for zero points) of a marlin_code_source."""
+    if word_bits == 8:
+        data = data.view(torch.uint8)
+    if awq_order:
+        if packed_along_k or n_major or word_bits != 32 or code_bits != 4:
+            raise ValueError("awq_order needs int32 words, 4-bit codes, packed along N, K-major")
+        return unpack_awq(data.reshape(rows, size_n // 8))
+    if word_bits == code_bits:
+        codes = data.to(torch.int64) & ((1 << code_bits) - 1)
+        return codes.reshape(size_n, rows).t() if n_major else codes.reshape(rows, size_n)
+    # Storage is [N][K...] when n_major, else [K][N...]; the packed axis is K or N.
+    if n_major:
+        stor_dim = 1 if packed_along_k else 0
+        codes = unpack_along(data, stor_dim, code_bits, word_bits)  # [N, K]
+        return codes.reshape(size_n, rows).t()
+    stor_dim = 0 if packed_along_k else 1
+    return unpack_along(data, stor_dim, code_bits, word_bits).reshape(rows, size_n)
+
+
+def reference_pack_weights(
+    data: torch.Tensor,
+    word_bits: int,
+    code_bits: int,
+    packed_along_k: bool,
+    n_major: bool,
+    awq_order: bool,
+    perm: torch.Tensor | None,
+    size_k: int,
+    size_n: int,
+) -> torch.Tensor:
+    """What marlin_pack_weights computes: source codes -> layout v1 (rows permuted by perm)."""
+    codes = decode_code_source(
+        data, word_bits, code_bits, packed_along_k, n_major, awq_order, size_k, size_n
+    )
+    if perm is not None:
+        codes = codes[perm.to(torch.int64)]
+    return pack_marlin_v1(codes, code_bits)
+
+
+def reference_pack_zero_points(
+    data: torch.Tensor,
+    word_bits: int,
+    code_bits: int,
+    packed_along_k: bool,
+    n_major: bool,
+    awq_order: bool,
+    num_groups: int,
+    size_n: int,
+) -> torch.Tensor:
+    """What marlin_pack_zero_points computes: int32 [G, N/pack], packed along N LSB first."""
+    codes = decode_code_source(
+        data, word_bits, code_bits, packed_along_k, n_major, awq_order, num_groups, size_n
+    )
+    return pack_along(codes, 1, code_bits)
+
+
+# ---------------------------------------------------------------------------------------------
+# FP4 (e2m1), e8m0, fp8
+
+
+def encode_e2m1(x: torch.Tensor) -> torch.Tensor:
+    """Nearest e2m1 code (saturating at +-6) of each value; int64 codes 0..15."""
+    mids = torch.tensor([0.25, 0.75, 1.25, 1.75, 2.5, 3.5, 5.0], device=x.device)
+    mag = x.abs().float()
+    idx = torch.bucketize(mag, mids, right=False)
+    neg = (x < 0) & (idx > 0)
+    return idx.to(torch.int64) | (neg.to(torch.int64) << 3)
+
+
+def decode_e2m1(codes: torch.Tensor) -> torch.Tensor:
+    table = torch.tensor(FP4_E2M1_VALUES, dtype=torch.float32, device=codes.device)
+    return table[codes.to(torch.int64) & 0xF]
+
+
+def decode_e8m0(e: torch.Tensor) -> torch.Tensor:
+    """e8m0 bytes -> float32 2^(e-127) (255 is NaN)."""
+    e = e.view(torch.uint8).to(torch.float64)
+    v = torch.exp2(e - 127.0)
+    return torch.where(e == 255, torch.full_like(v, float("nan")), v).to(torch.float32)
+
+
+def _fp8_to_float(x: torch.Tensor) -> torch.Tensor:
+    if x.dtype == torch.uint8:
+        x = x.view(torch.float8_e4m3fn)
+    return x.float()
+
+
+def _as_dtype(dtype) -> torch.dtype:
+    if isinstance(dtype, str):
+        return {"float16": torch.float16, "bfloat16": torch.bfloat16}[dtype]
+    return dtype
+
+
+def _check_w(w: torch.Tensor, group_size: int, multiple: int = 16) -> tuple[int, int, int]:
+    if w.ndim != 2:
+        raise ValueError(f"w must be 2-D [K, N]; got shape {list(w.shape)}")
+    k, n = w.shape
+    g = k if group_size in (-1, None) else group_size
+    if g <= 0 or k % g:
+        raise ValueError(f"group_size {group_size} must divide K={k}")
+    if k % multiple:
+        raise ValueError(f"K={k} must be a multiple of {multiple}")
+    return k, n, g
+
+
+def _safe_scale(amax: torch.Tensor, qmax: float) -> torch.Tensor:
+    return torch.where(amax > 0, amax / qmax, torch.ones_like(amax))
+
+
+# ---------------------------------------------------------------------------------------------
+# quantizers
+
+
+def quantize_gptq(
+    w: torch.Tensor,
+    bits: int = 4,
+    group_size: int = 128,
+    act_order: bool = False,
+    dtype=torch.float16,
+    generator: torch.Generator | None = None,
+    include_g_idx: bool | None = None,
+) -> QuantizedWeight:
+    """Symmetric GPTQ (kU4B8 / kU8B128). act_order: a random g_idx permutation of the groups."""
+    if bits not in (4, 8):
+        raise ValueError(f"bits must be 4 or 8; got {bits}")
+    dtype = _as_dtype(dtype)
+    k, n, g = _check_w(w, group_size, 32 // bits)
+    num_groups = k // g
+    w = w.float()
+    g_idx = torch.arange(k, device=w.device, dtype=torch.int64) // g
+    if act_order:
+        g_idx = g_idx[torch.randperm(k, generator=generator, device="cpu").to(w.device)]
+    perm = torch.argsort(g_idx, stable=True)
+    amax = w[perm].reshape(num_groups, g, n).abs().amax(dim=1)
+    qmax = 2 ** (bits - 1) - 1
+    bias = 2 ** (bits - 1)
+    scales = _safe_scale(amax, qmax).to(dtype)
+    s = scales.float()[g_idx]  # [K, N]
+    q = (torch.round(w / s) + bias).clamp(0, 2**bits - 1).to(torch.int64)
+    w_ref = (q - bias).float() * s
+    tensors = {"qweight": pack_along(q, 0, bits), "scales": scales, "bits": bits}
+    if include_g_idx is None:
+        include_g_idx = act_order
+    if include_g_idx:
+        tensors["g_idx"] = g_idx.to(torch.int32)
+    return QuantizedWeight("gptq", tensors, w_ref, -1 if group_size in (-1, None) else g, bits)
+
+
+def dequantize_gptq(qweight, scales, g_idx=None, bits: int = 4) -> torch.Tensor:
+    q = unpack_along(qweight, 0, bits)
+    k = q.shape[0]
+    num_groups = scales.shape[0]
+    if g_idx is None:
+        g_idx = torch.arange(k, device=q.device) // (k // num_groups)
+    s = scales.float()[g_idx.to(torch.int64)]
+    return (q - 2 ** (bits - 1)).float() * s
+
+
+def quantize_awq(w: torch.Tensor, group_size: int = 128, dtype=torch.float16) -> QuantizedWeight:
+    """Asymmetric int4 with integer zero points (kU4), AWQ checkpoint layout."""
+    dtype = _as_dtype(dtype)
+    k, n, g = _check_w(w, group_size)
+    if n % 8:
+        raise ValueError(f"N={n} must be a multiple of 8")
+    num_groups = k // g
+    w = w.float()
+    wg = w.reshape(num_groups, g, n)
+    lo = wg.amin(dim=1).clamp(max=0)
+    hi = wg.amax(dim=1).clamp(min=0)
+    scales = _safe_scale(hi - lo, 15.0).to(dtype)
+    s = scales.float()
+    z = torch.round(-lo / s).clamp(0, 15)
+    gi = torch.arange(k, device=w.device) // g
+    q = (torch.round(w / s[gi]) + z[gi]).clamp(0, 15)
+    w_ref = (q - z[gi]) * s[gi]
+    tensors = {
+        "qweight": pack_awq(q.to(torch.int64)),
+        "qzeros": pack_awq(z.to(torch.int64)),
+        "scales": scales,
+    }
+    return QuantizedWeight("awq", tensors, w_ref, -1 if group_size in (-1, None) else g, 4)
+
+
+def dequantize_awq(qweight, qzeros, scales) -> torch.Tensor:
+    q = unpack_awq(qweight)
+    z = unpack_awq(qzeros)
+    k = q.shape[0]
+    gi = torch.arange(k, device=q.device) // (k // scales.shape[0])
+    return (q - z[gi]).float() * scales.float()[gi]
+
+
+def quantize_hqq(w: torch.Tensor, group_size: int = 64, dtype=torch.float16) -> QuantizedWeight:
+    """Asymmetric int4 with float zero points (HQQ-style round-to-nearest, no optimisation)."""
+    dtype = _as_dtype(dtype)
+    k, n, g = _check_w(w, group_size)
+    num_groups = k // g
+    wt = w.float().t().reshape(n, num_groups, g)
+    lo, hi = wt.amin(dim=2), wt.amax(dim=2)
+    scales = _safe_scale(hi - lo, 15.0).to(dtype)
+    s = scales.float()
+    zeros = (-lo / s).to(dtype)
+    z = zeros.float()
+    q = torch.round(wt / s[..., None] + z[..., None]).clamp(0, 15)
+    w_ref = ((q - z[..., None]) * s[..., None]).reshape(n, k).t().contiguous()
+    q = q.reshape(n, k).to(torch.int64)
+    tensors = {"qweight": pack_nibbles(q), "scales": scales, "zeros": zeros, "group_size": g}
+    return QuantizedWeight("hqq", tensors, w_ref, g, 4)
+
+
+def dequantize_hqq(qweight, scales, zeros, group_size: int = 64) -> torch.Tensor:
+    """qweight uint8 [N, K/2] (packed nibbles) or [N, K] (one code per byte)."""
+    n, num_groups = scales.shape
+    k = num_groups * group_size
+    q = qweight.view(torch.uint8).to(torch.int64)
+    if q.shape[1] * 2 == k:
+        q = unpack_nibbles(qweight)
+    elif q.shape[1] != k:
+        raise ValueError(f"qweight shape {list(qweight.shape)} fits neither [N, K] nor [N, K/2]")
+    gi = torch.arange(k, device=q.device) // group_size
+    wt = (q.float() - zeros.float()[:, gi]) * scales.float()[:, gi]
+    return wt.t().contiguous()
+
+
+def quantize_fp8(w: torch.Tensor, group_size: int = -1, dtype=torch.float16) -> QuantizedWeight:
+    """FP8 e4m3 weights [N, K] with channelwise ([N]) or grouped ([N, K/g]) scales."""
+    dtype = _as_dtype(dtype)
+    k, n, g = _check_w(w, group_size)
+    num_groups = k // g
+    wt = w.float().t().reshape(n, num_groups, g)
+    scales = _safe_scale(wt.abs().amax(dim=2), FP8_E4M3_MAX).to(dtype)  # [N, G]
+    s = scales.float()[..., None]
+    q = (wt / s).clamp(-FP8_E4M3_MAX, FP8_E4M3_MAX).to(torch.float8_e4m3fn)
+    w_ref = (q.float() * s).reshape(n, k).t().contiguous()
+    q = q.reshape(n, k)
+    if group_size in (-1, None):
+        scales = scales.reshape(n)
+    return QuantizedWeight(
+        "fp8", {"qweight": q, "scales": scales}, w_ref, -1 if group_size in (-1, None) else g, 8
+    )
+
+
+def dequantize_fp8(qweight, scales) -> torch.Tensor:
+    q = _fp8_to_float(qweight)
+    n, k = q.shape
+    s = scales.float().reshape(n, -1)
+    g = k // s.shape[1]
+    return (q.reshape(n, s.shape[1], g) * s[..., None]).reshape(n, k).t().contiguous()
+
+
+def quantize_nvfp4(w: torch.Tensor) -> QuantizedWeight:
+    """NVFP4: e2m1 codes, e4m3 scales per 16 values along K, one float32 global scale."""
+    k, n, g = _check_w(w, 16, 32)
+    wt = w.float().t().reshape(n, k // 16, 16)
+    gmax = wt.abs().amax()
+    global_scale = torch.where(
+        gmax > 0, gmax / (FP8_E4M3_MAX * FP4_E2M1_MAX), torch.ones_like(gmax)
+    ).float()
+    blk = wt.abs().amax(dim=2) / FP4_E2M1_MAX / global_scale
+    scales = blk.clamp(max=FP8_E4M3_MAX).to(torch.float8_e4m3fn)  # [N, K/16]
+    eff = scales.float() * global_scale
+    x = torch.where(eff[..., None] > 0, wt / eff[..., None], torch.zeros_like(wt))
+    codes = encode_e2m1(x)
+    w_ref = (decode_e2m1(codes) * eff[..., None]).reshape(n, k).t().contiguous()
+    tensors = {
+        "qweight": pack_nibbles(codes.reshape(n, k)),
+        "scales": scales,
+        "global_scale": global_scale.reshape(()),
+    }
+    return QuantizedWeight("nvfp4", tensors, w_ref, 16, 4)
+
+
+def dequantize_nvfp4(qweight, scales, global_scale) -> torch.Tensor:
+    codes = unpack_nibbles(qweight)
+    n, k = codes.shape
+    s = _fp8_to_float(scales) * torch.as_tensor(global_scale, device=codes.device).float()
+    v = decode_e2m1(codes).reshape(n, k // 16, 16) * s[..., None]
+    return v.reshape(n, k).t().contiguous()
+
+
+def quantize_mxfp4(w: torch.Tensor) -> QuantizedWeight:
+    """MXFP4: e2m1 codes with one e8m0 (power of two) scale per 32 values along K."""
+    k, n, g = _check_w(w, 32, 32)
+    wt = w.float().t().reshape(n, k // 32, 32)
+    amax = wt.abs().amax(dim=2).double()
+    e = torch.where(
+        amax > 0, torch.floor(torch.log2(amax.clamp_min(1e-300))) - 2, torch.full_like(amax, -127)
+    ).clamp(-127, 127)
+    scale = torch.exp2(e).float()
+    x = torch.where(scale[..., None] > 0, wt / scale[..., None], torch.zeros_like(wt))
+    codes = encode_e2m1(x)
+    w_ref = (decode_e2m1(codes) * scale[..., None]).reshape(n, k).t().contiguous()
+    tensors = {
+        "qweight": pack_nibbles(codes.reshape(n, k)),
+        "scales": (e + 127).to(torch.uint8),
+    }
+    return QuantizedWeight("mxfp4", tensors, w_ref, 32, 4)
+
+
+def dequantize_mxfp4(qweight, scales) -> torch.Tensor:
+    codes = unpack_nibbles(qweight)
+    n, k = codes.shape
+    s = decode_e8m0(scales)
+    v = decode_e2m1(codes).reshape(n, k // 32, 32) * s[..., None]
+    return v.reshape(n, k).t().contiguous()
+
+
+QUANTIZERS = {
+    "gptq": quantize_gptq,
+    "awq": quantize_awq,
+    "hqq": quantize_hqq,
+    "fp8": quantize_fp8,
+    "nvfp4": quantize_nvfp4,
+    "mxfp4": quantize_mxfp4,
+}
+
+
+def dequantize(q: QuantizedWeight) -> torch.Tensor:
+    """Rebuilds w_ref [K, N] float32 from the checkpoint tensors of `q`."""
+    t = q.tensors
+    if q.format == "gptq":
+        return dequantize_gptq(t["qweight"], t["scales"], t.get("g_idx"), t.get("bits", 4))
+    if q.format == "awq":
+        return dequantize_awq(t["qweight"], t["qzeros"], t["scales"])
+    if q.format == "hqq":
+        return dequantize_hqq(t["qweight"], t["scales"], t["zeros"], q.group_size)
+    if q.format == "fp8":
+        return dequantize_fp8(t["qweight"], t["scales"])
+    if q.format == "nvfp4":
+        return dequantize_nvfp4(t["qweight"], t["scales"], t["global_scale"])
+    if q.format == "mxfp4":
+        return dequantize_mxfp4(t["qweight"], t["scales"])
+    raise ValueError(f"unknown format {q.format!r}")
+
+
+# ---------------------------------------------------------------------------------------------
+# activations (per-token)
+
+
+def quantize_activation_int8(a: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """a [M, K] -> (int8 [M, K], float32 a_scales [M]) with a ~= a_q * a_scales[:, None]."""
+    a32 = a.float()
+    s = _safe_scale(a32.abs().amax(dim=1), 127.0)
+    q = torch.round(a32 / s[:, None]).clamp(-128, 127).to(torch.int8)
+    return q, s.contiguous()
+
+
+def quantize_activation_fp8(a: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """a [M, K] -> (float8_e4m3fn [M, K], float32 a_scales [M])."""
+    a32 = a.float()
+    s = _safe_scale(a32.abs().amax(dim=1), FP8_E4M3_MAX)
+    q = (a32 / s[:, None]).clamp(-FP8_E4M3_MAX, FP8_E4M3_MAX).to(torch.float8_e4m3fn)
+    return q, s.contiguous()
+
+
+def dequantize_activation(a_q: torch.Tensor, a_scales: torch.Tensor) -> torch.Tensor:
+    return a_q.float() * a_scales.float()[:, None]
+
+
+# ---------------------------------------------------------------------------------------------
+# PreparedWeights -> float weights (the kernel's semantics, design.md section 9)
+
+
+def dequantize_prepared(w) -> torch.Tensor:
+    """W [K, N] float32 as the kernel sees it, in the prepared row order (sorted for act-order)."""
+    from marlin import scalar_types as st
+
+    k, n = w.size_k, w.size_n
+    bits = w.b_type.size_bits
+    codes = unpack_marlin_v1(w.b_q_weight, bits, k, n)
+    if w.b_type == st.kFE4M3fn:
+        vals = codes.to(torch.uint8).view(torch.float8_e4m3fn).float()
+    elif w.b_type == st.kFE2M1f:
+        vals = decode_e2m1(codes)
+    else:
+        vals = (codes - w.b_type.bias).float()
+    scales = decode_e8m0(w.scales) if w.s_type == st.kFE8M0fnu else w.scales.float()
+    if w.g_idx is not None:
+        rows = w.g_idx.to(torch.int64)
+    elif w.num_groups == 1:
+        rows = torch.zeros(k, dtype=torch.int64, device=codes.device)
+    else:
+        rows = torch.arange(k, device=codes.device) // w.group_size
+    if w.zeros is not None:
+        z = w.zeros.float() if w.is_zp_float else unpack_along(w.zeros, 1, bits).float()
+        vals = vals - z[rows]
+    if w.global_scale is not None:
+        scales = scales * w.global_scale.float().reshape(())
+    return vals * scales[rows]
+
+
+def reference_gemm(a, w, a_scales=None, bias=None, dtype=torch.float64) -> torch.Tensor:
+    """C = (a_scales *) A[:, perm] @ dequantize_prepared(w) (+ bias), computed in `dtype`."""
+    a = a.to(dtype)
+    if w.perm is not None:
+        a = a[:, w.perm.to(torch.int64)]
+    c = a @ dequantize_prepared(w).to(device=a.device, dtype=dtype)
+    if a_scales is not None:
+        c = c * a_scales.to(dtype)[:, None]
+    if bias is not None:
+        c = c + bias.to(dtype)
+    return c

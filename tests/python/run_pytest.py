@@ -1,0 +1,17 @@
+"""Bazel py_test main: runs pytest on the test files named in argv (relative to this folder)."""
+
+import os
+import sys
+
+import pytest
+
+
+def main() -> int:
+    here = os.path.dirname(os.path.abspath(__file__))
+    files = [a if os.path.isabs(a) else os.path.join(here, a) for a in sys.argv[1:]]
+    # -p no:cacheprovider: the runfiles tree is read-only.
+    return pytest.main(["-q", "-p", "no:cacheprovider", *(files or [here])])
+
+
+if __name__ == "__main__":
+    sys.exit(main())

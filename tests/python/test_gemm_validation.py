@@ -1,0 +1,447 @@
+"""marlin.gemm argument checks: every error names the argument and comes before libmarlin is loaded.
+
+The library is replaced by a guard that fails when loaded (validation tests) or by a recording
+fake (tests of what reaches marlin_gemm). All arrays are fake device arrays: nothing touches a GPU.
+"""
+
+import ctypes
+
+import pytest
+from fakes import FakeCudaArray
+from fakes import FakeDLPack
+
+import marlin
+from marlin import _lib
+from marlin import scalar_types as st
+
+K, N = 256, 128
+
+
+def arr(shape, dtype, **kw):
+    """A fake CUDA array: __cuda_array_interface__ where it can express the dtype, else DLPack."""
+    if dtype in ("float16", "float32", "int8", "uint8", "int32"):
+        return FakeCudaArray(shape, dtype, **kw)
+    return FakeDLPack(shape, dtype, **kw)
+
+
+def weights(scheme="gptq_int4", k=K, n=N, dtype="float16", group_size=128, act_order=False):
+    g = 1 if group_size == -1 else k // group_size
+    common = dict(size_k=k, size_n=n, group_size=group_size, num_groups=g)
+    if scheme in ("gptq_int4", "gptq_int4_a_int8", "gptq_int4_a_fp8"):
+        act = {"gptq_int4": None, "gptq_int4_a_int8": "int8", "gptq_int4_a_fp8": "fp8"}[scheme]
+        return marlin.PreparedWeights(
+            b_q_weight=arr((k // 16, n * 2), "int32"),
+            scales=arr((g, n), dtype),
+            zeros=None,
+            g_idx=arr((k,), "int32") if act_order else None,
+            perm=arr((k,), "int32") if act_order else None,
+            b_type=st.kU4B8,
+            s_type=st.kFloat16 if dtype == "float16" else st.kBFloat16,
+            format="gptq",
+            activation=act,
+            **common,
+        )
+    if scheme == "awq_int4":
+        return marlin.PreparedWeights(
+            b_q_weight=arr((k // 16, n * 2), "int32"),
+            scales=arr((g, n), dtype),
+            zeros=arr((g, n // 8), "int32"),
+            g_idx=None,
+            perm=None,
+            b_type=st.kU4,
+            s_type=st.kFloat16 if dtype == "float16" else st.kBFloat16,
+            format="awq",
+            **common,
+        )
+    if scheme == "hqq_int4":
+        return marlin.PreparedWeights(
+            b_q_weight=arr((k // 16, n * 2), "int32"),
+            scales=arr((k // 64, n), "float16"),
+            zeros=arr((k // 64, n), "float16"),
+            g_idx=None,
+            perm=None,
+            b_type=st.kU4,
+            s_type=st.kFloat16,
+            size_k=k,
+            size_n=n,
+            group_size=64,
+            num_groups=k // 64,
+            is_zp_float=True,
+            format="hqq",
+        )
+    if scheme == "nvfp4":
+        return marlin.PreparedWeights(
+            b_q_weight=arr((k // 16, n * 2), "int32"),
+            scales=arr((k // 16, n), "float8_e4m3fn"),
+            zeros=None,
+            g_idx=None,
+            perm=None,
+            b_type=st.kFE2M1f,
+            s_type=st.kFE4M3fn,
+            size_k=k,
+            size_n=n,
+            group_size=16,
+            num_groups=k // 16,
+            global_scale=arr((1,), "float32"),
+            format="nvfp4",
+        )
+    if scheme in ("mxfp4", "mxfp4_a_fp8"):
+        return marlin.PreparedWeights(
+            b_q_weight=arr((k // 16, n * 2), "int32"),
+            scales=arr((k // 32, n), "uint8"),
+            zeros=None,
+            g_idx=None,
+            perm=None,
+            b_type=st.kFE2M1f,
+            s_type=st.kFE8M0fnu,
+            size_k=k,
+            size_n=n,
+            group_size=32,
+            num_groups=k // 32,
+            format="mxfp4",
+            activation="fp8" if scheme == "mxfp4_a_fp8" else None,
+        )
+    raise AssertionError(scheme)
+
+
+class FakeLib:
+    """Stands in for the loaded libmarlin: records marlin_gemm calls."""
+
+    def __init__(self, status=0, message=b"", ws_bytes=4096):
+        self.calls = []
+        self.status = status
+        self.message = message
+        self.ws_bytes = ws_bytes
+        self.ws_queries = []
+
+    def marlin_gemm(self, ref):
+        self.calls.append(_lib.GemmArgs.from_buffer_copy(ref._obj))
+        return self.status
+
+    def marlin_gemm_workspace_bytes(self, m, n, k, a_type, act):
+        self.ws_queries.append((m, n, k, a_type, act))
+        return self.ws_bytes
+
+    def marlin_last_error(self):
+        return self.message
+
+
+@pytest.fixture
+def no_library(monkeypatch):
+    """Any attempt to load libmarlin fails the test."""
+
+    def guard():
+        raise AssertionError("libmarlin was loaded before argument validation finished")
+
+    monkeypatch.setattr(_lib, "load", guard)
+
+
+@pytest.fixture
+def fake_lib(monkeypatch):
+    lib = FakeLib()
+    monkeypatch.setattr(_lib, "_lib", lib)
+    return lib
+
+
+def call(a=None, w=None, **kw):
+    a = arr((8, K), "float16") if a is None else a
+    w = weights() if w is None else w
+    kw.setdefault("out", arr((a.shape[0], w.size_n), "float16"))
+    kw.setdefault("workspace", arr((4096,), "uint8"))
+    return marlin.gemm(a, w, **kw)
+
+
+# ---------------------------------------------------------------------------------------------
+# errors raised before the library is needed
+
+
+@pytest.mark.usefixtures("no_library")
+class TestValidation:
+    def test_w_type(self):
+        with pytest.raises(TypeError, match="w must be a marlin.PreparedWeights"):
+            marlin.gemm(arr((8, K), "float16"), object())
+
+    def test_a_cpu_torch_rejected(self):
+        torch = pytest.importorskip("torch")
+        with pytest.raises(ValueError, match="a must be on a CUDA device, but it is a CPU tensor"):
+            marlin.gemm(torch.zeros(8, K, dtype=torch.float16), weights())
+
+    def test_a_host_dlpack_rejected(self):
+        with pytest.raises(ValueError, match="a must be on a CUDA device"):
+            call(a=FakeDLPack((8, K), "float16", device_type=1))
+
+    def test_cpu_bias_rejected(self):
+        torch = pytest.importorskip("torch")
+        with pytest.raises(ValueError, match="bias must be on a CUDA device"):
+            call(bias=torch.zeros(N, dtype=torch.float16))
+
+    def test_a_dtype(self):
+        with pytest.raises(
+            TypeError, match="a has dtype float32; expected one of float16, bfloat16"
+        ):
+            call(a=arr((8, K), "float32"))
+
+    def test_a_ndim(self):
+        with pytest.raises(ValueError, match=r"a must be 2-D \[M, K\]"):
+            call(a=arr((2, 4, K), "float16"))
+
+    def test_a_k_mismatch(self):
+        with pytest.raises(ValueError, match=r"K=192 columns, but w was prepared for size_k=256"):
+            call(a=arr((8, 192), "float16"))
+
+    def test_a_inner_stride(self):
+        with pytest.raises(ValueError, match=r"a must have stride\(1\) == 1"):
+            call(a=arr((8, K), "float16", strides=(2 * K, 2)))
+
+    def test_a_alignment(self):
+        with pytest.raises(ValueError, match="a must start at a 16-byte aligned address"):
+            call(a=arr((8, K), "float16", offset_bytes=4))
+
+    def test_a_row_stride_alignment(self):
+        with pytest.raises(ValueError, match=r"lda=260 elements\) must be a multiple of 8"):
+            call(a=arr((8, K), "float16", strides=(K + 4, 1)))
+
+    def test_a_int8_row_stride_alignment(self):
+        w = weights("gptq_int4_a_int8")
+        a = arr((8, K), "int8", strides=(K + 8, 1))
+        with pytest.raises(ValueError, match="multiple of 16"):
+            call(a=a, w=w, a_scales=arr((8,), "float32"))
+
+    def test_activation_mismatch(self):
+        with pytest.raises(TypeError, match="w was prepared for float16/bfloat16 activations"):
+            call(a=arr((8, K), "int8"), a_scales=arr((8,), "float32"))
+        with pytest.raises(TypeError, match="prepared for int8 activations"):
+            call(w=weights("gptq_int4_a_int8"))
+
+    def test_scales_dtype_must_match_output(self):
+        with pytest.raises(TypeError, match="w.scales has dtype bfloat16 but the output dtype is"):
+            call(w=weights(dtype="bfloat16"))
+
+    def test_size_n_multiple_of_64(self):
+        with pytest.raises(ValueError, match="size_n=96 must be a multiple of 64"):
+            call(w=weights(n=96), out=arr((8, 96), "float16"))
+
+    def test_size_k_multiple_of_64(self):
+        w = weights(k=272, group_size=16)
+        with pytest.raises(
+            ValueError, match=r"size_k=272 \(a.shape\[1\]\) must be a multiple of 64"
+        ):
+            call(a=arr((8, 272), "float16"), w=w)
+
+    def test_group_size_divides_k(self):
+        w = weights()
+        w.group_size = 96
+        with pytest.raises(ValueError, match="group_size=96 does not divide size_k=256"):
+            call(w=w)
+
+    def test_b_q_weight_shape(self):
+        w = weights()
+        w.b_q_weight = arr((K // 16, N), "int32")
+        with pytest.raises(ValueError, match=r"w.b_q_weight has shape \[16, 128\]; expected"):
+            call(w=w)
+
+    def test_out_checks(self):
+        with pytest.raises(ValueError, match=r"out has shape \[8, 64\]; expected \[8, 128\]"):
+            call(out=arr((8, 64), "float16"))
+        with pytest.raises(TypeError, match="out has dtype bfloat16; expected float16"):
+            call(out=arr((8, N), "bfloat16"))
+        with pytest.raises(ValueError, match="out must be contiguous"):
+            call(out=arr((8, N), "float16", strides=(2 * N, 1)))
+        with pytest.raises(ValueError, match="out must be on a CUDA device"):
+            call(out=FakeDLPack((8, N), "float16", device_type=1))
+
+    def test_a_scales_required_for_8bit(self):
+        w = weights("gptq_int4_a_int8")
+        with pytest.raises(ValueError, match=r"a_scales \(float32 \[M\]\) is required for int8"):
+            call(a=arr((8, K), "int8"), w=w)
+
+    def test_a_scales_checks(self):
+        w = weights("gptq_int4_a_int8")
+        a = arr((8, K), "int8")
+        with pytest.raises(TypeError, match="a_scales has dtype float16; expected float32"):
+            call(a=a, w=w, a_scales=arr((8,), "float16"))
+        with pytest.raises(ValueError, match=r"a_scales has shape \[7\]; expected \[8\]"):
+            call(a=a, w=w, a_scales=arr((7,), "float32"))
+
+    def test_a_scales_rejected_for_16bit(self):
+        with pytest.raises(ValueError, match="a_scales is only for int8"):
+            call(a_scales=arr((8,), "float32"))
+
+    def test_bias_checks(self):
+        with pytest.raises(ValueError, match=r"bias has shape \[64\]; expected \[128\]"):
+            call(bias=arr((64,), "float16"))
+        with pytest.raises(TypeError, match="bias has dtype float32; expected float16"):
+            call(bias=arr((N,), "float32"))
+
+    def test_fp8_a_with_mxfp4_needs_out(self):
+        w = weights("mxfp4_a_fp8")
+        a = arr((8, K), "float8_e4m3fn")
+        with pytest.raises(ValueError, match="out is required for float8_e4m3fn activations"):
+            marlin.gemm(a, w, a_scales=arr((8,), "float32"), workspace=arr((64,), "uint8"))
+
+    def test_mxfp4_fp8_output_dtype_from_out(self):
+        w = weights("mxfp4_a_fp8")
+        a = arr((8, K), "float8_e4m3fn")
+        with pytest.raises(AssertionError, match="libmarlin was loaded"):  # all checks passed
+            call(a=a, w=w, a_scales=arr((8,), "float32"), out=arr((8, N), "bfloat16"))
+
+    def test_nvfp4_global_scale_required(self):
+        w = weights("nvfp4")
+        w.global_scale = None
+        with pytest.raises(ValueError, match="w.global_scale is required for NVFP4"):
+            call(w=w)
+
+    def test_zero_points(self):
+        w = weights("awq_int4")
+        w.zeros = None
+        with pytest.raises(ValueError, match="w.zeros is required for kU4"):
+            call(w=w)
+        w = weights("awq_int4")
+        w.zeros = arr((2, N), "int32")
+        with pytest.raises(ValueError, match=r"w.zeros has shape \[2, 128\]; expected \[2, 16\]"):
+            call(w=w)
+        w = weights("hqq_int4")
+        w.zeros = arr((4, N), "int32")
+        with pytest.raises(TypeError, match="w.zeros has dtype int32; expected float16"):
+            call(w=w)
+
+    def test_act_order_pairs(self):
+        w = weights(act_order=True)
+        w.perm = None
+        with pytest.raises(ValueError, match="w.g_idx and w.perm must both be set"):
+            call(w=w)
+
+    def test_stream_type(self):
+        with pytest.raises(TypeError, match="stream must be None, an int cudaStream_t"):
+            call(stream="default")
+
+    def test_mixed_devices(self):
+        a = FakeDLPack((8, K), "float16", device_id=0)
+        out = FakeDLPack((8, N), "float16", device_id=1)
+        with pytest.raises(ValueError, match="same CUDA device"):
+            call(a=a, out=out)
+
+    def test_valid_arguments_reach_the_library(self):
+        with pytest.raises(AssertionError, match="libmarlin was loaded"):
+            call()
+
+
+# ---------------------------------------------------------------------------------------------
+# what reaches marlin_gemm
+
+
+def test_args_struct_contiguous(fake_lib):
+    a = arr((8, K), "float16")
+    w = weights()
+    out = arr((8, N), "float16")
+    ws = arr((4096,), "uint8")
+    bias = arr((N,), "float16")
+    got = call(a=a, w=w, out=out, workspace=ws, bias=bias, stream=1234)
+    assert got is out
+    (args,) = fake_lib.calls
+    assert args.struct_size == ctypes.sizeof(_lib.GemmArgs)
+    assert args.a == a.ptr and args.lda == K
+    assert args.a_type == st.kFloat16.id and args.c_type == st.kFloat16.id
+    assert args.c == out.ptr
+    assert args.b_q_weight == w.b_q_weight.ptr and args.b_type == st.kU4B8.id
+    assert args.b_scales == w.scales.ptr and args.s_type == st.kFloat16.id
+    assert args.num_groups == 2
+    assert args.b_zeros is None and args.a_scales is None and args.global_scale is None
+    assert args.g_idx is None and args.perm is None
+    assert args.b_bias == bias.ptr
+    assert args.workspace == ws.ptr and args.workspace_bytes == 4096
+    assert (args.size_m, args.size_n, args.size_k) == (8, N, K)
+    assert (args.is_k_full, args.use_atomic_add, args.use_fp32_reduce, args.is_zp_float) == (
+        1,
+        0,
+        1,
+        0,
+    )
+    assert args.stream == 1234
+    assert fake_lib.ws_queries == [(8, N, K, st.kFloat16.id, 0)]
+
+
+def test_args_struct_row_strided_act_order(fake_lib):
+    a = arr((5, K), "float16", strides=(K + 64, 1))
+    w = weights(act_order=True)
+    call(a=a, w=w, is_k_full=False, use_fp32_reduce=False, use_atomic_add=True)
+    (args,) = fake_lib.calls
+    assert args.lda == K + 64
+    assert args.g_idx == w.g_idx.ptr and args.perm == w.perm.ptr
+    assert (args.is_k_full, args.use_atomic_add, args.use_fp32_reduce) == (0, 1, 0)
+    assert args.stream is None
+    assert fake_lib.ws_queries[0][-1] == 1
+
+
+def test_args_struct_8bit_and_special_scales(fake_lib):
+    w = weights("gptq_int4_a_int8", dtype="bfloat16")
+    a_scales = arr((8,), "float32")
+    call(a=arr((8, K), "int8"), w=w, a_scales=a_scales, out=arr((8, N), "bfloat16"))
+    args = fake_lib.calls[-1]
+    assert args.a_type == st.kS8.id and args.c_type == st.kBFloat16.id
+    assert args.a_scales == a_scales.ptr
+    w = weights("nvfp4")
+    call(w=w)
+    args = fake_lib.calls[-1]
+    assert args.s_type == st.kFE4M3fn.id and args.b_type == st.kFE2M1f.id
+    assert args.global_scale == w.global_scale.ptr
+    w = weights("hqq_int4")
+    call(w=w)
+    args = fake_lib.calls[-1]
+    assert args.is_zp_float == 1 and args.b_zeros == w.zeros.ptr
+    w = weights("mxfp4_a_fp8")
+    call(a=arr((8, K), "float8_e4m3fn"), w=w, a_scales=a_scales, out=arr((8, N), "bfloat16"))
+    args = fake_lib.calls[-1]
+    assert args.a_type == st.kFE4M3fn.id and args.c_type == st.kBFloat16.id
+    assert args.s_type == st.kFE8M0fnu.id
+
+
+def test_single_row_any_stride(fake_lib):
+    a = arr((1, K), "float16", strides=(3, 1))  # row stride is irrelevant for one row
+    call(a=a)
+    assert fake_lib.calls[-1].lda == K
+
+
+def test_library_error_becomes_marlin_error(fake_lib):
+    fake_lib.status = _lib.MARLIN_ERR_NO_KERNEL
+    fake_lib.message = b"no kernel for a=kFloat16 b=kU4B8 in this build: build scheme gptq_int4"
+    with pytest.raises(marlin.MarlinError, match="build scheme gptq_int4") as e:
+        call()
+    assert e.value.code == marlin.MARLIN_ERR_NO_KERNEL
+    assert e.value.status == "MARLIN_ERR_NO_KERNEL"
+
+
+def test_workspace_too_small(fake_lib):
+    fake_lib.ws_bytes = 1 << 20
+    with pytest.raises(ValueError, match="workspace holds 4096 bytes; this call needs 1048576"):
+        call()
+
+
+def test_missing_library_message(monkeypatch, tmp_path):
+    monkeypatch.setattr(_lib, "_lib", None)
+    missing = tmp_path / "nope" / "libmarlin.so"
+    monkeypatch.setenv("MARLIN_LIBRARY", str(missing))
+    with pytest.raises(marlin.MarlinLibraryError, match=r"MARLIN_LIBRARY is set to .*nope"):
+        call()
+    monkeypatch.delenv("MARLIN_LIBRARY")
+    if _lib.is_available():
+        pytest.skip("a libmarlin.so sits next to the package")
+    with pytest.raises(marlin.MarlinLibraryError) as e:
+        call()
+    assert "MARLIN_LIBRARY" in str(e.value) and "next to the package" in str(e.value)
+
+
+def test_not_a_marlin_library(monkeypatch, tmp_path):
+    import shutil
+    import subprocess
+
+    if shutil.which("cc") is None:
+        pytest.skip("no C compiler")
+    src = tmp_path / "x.c"
+    src.write_text("int marlin_abi_version(void) { return 1; }\n")
+    so = tmp_path / "libx.so"
+    subprocess.run(["cc", "-shared", "-fPIC", str(src), "-o", str(so)], check=True)
+    monkeypatch.setattr(_lib, "_lib", None)
+    monkeypatch.setenv("MARLIN_LIBRARY", str(so))
+    with pytest.raises(marlin.MarlinLibraryError, match="does not export marlin_last_error"):
+        _lib.load()
