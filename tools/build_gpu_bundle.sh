@@ -1,104 +1,42 @@
 #!/usr/bin/env bash
-# Builds libmarlin.so with nvcc directly (no Bazel) and gathers what a GPU run needs into the
-# git-ignored gpu_bundle/ folder: lib/libmarlin.so, python/marlin, tests/gpu, tests/cc/host_gpu_smoke.py.
-# Interim tool until the Bazel build (//marlin/csrc:libmarlin.so) is carried instead.
+# Builds libmarlin.so with Bazel for the GPU machine and gathers what a GPU run needs into the
+# git-ignored gpu_bundle/ folder (the GPU machine has no Bazel: build here, carry the folder):
+#   gpu_bundle/libmarlin.so  gpu_bundle/python/marlin/  gpu_bundle/tests/gpu/
+#   gpu_bundle/tests/cc/host_gpu_smoke.py  gpu_bundle/run_gpu_tests.sh
 #
-#   tools/build_gpu_bundle.sh [--archs=sm_90,compute_89] [--schemes=gptq_int4] [--gen_dir=DIR]
-#                             [--out=gpu_bundle] [--jobs=N]
+#   tools/build_gpu_bundle.sh [--cuda_archs=sm_90,compute_89] [--marlin_schemes=all]
 #
-# --gen_dir uses an already generated (e.g. trimmed) kernel dir instead of running the generator;
-# it must hold the kernel .cu files, manifest.json and marlin/kernel_selector.h (or kernel_selector.h).
-# Kernel files are compiled per family as marlin/private/arch_flags.bzl maps them: sm75 -> sm_75
-# only; sm80 -> sm_80 SASS for 8.x, own SASS/PTX for >= 9.0; sm89 -> sm_89/sm_120 (and PTX).
+# Defaults fit an H100: sm_90 SASS for the 16-bit/int8-activation kernels, compute_89 PTX for the
+# FP8-activation kernels (JIT-compiled on the H100; sm_90 has no native FP8 mma path of its own).
 set -euo pipefail
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
-ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
-ARCHS="sm_90,compute_89"
-SCHEMES="gptq_int4"
-GEN_DIR=""
-OUT="${ROOT}/gpu_bundle"
-JOBS="$(nproc)"
-NVCC="${NVCC:-/usr/local/cuda-13.0/bin/nvcc}"
-
+archs="sm_90,compute_89"
+schemes="all"
 for arg in "$@"; do
   case "${arg}" in
-    --archs=*) ARCHS="${arg#*=}" ;;
-    --schemes=*) SCHEMES="${arg#*=}" ;;
-    --gen_dir=*) GEN_DIR="${arg#*=}" ;;
-    --out=*) OUT="${arg#*=}" ;;
-    --jobs=*) JOBS="${arg#*=}" ;;
-    *) echo "build_gpu_bundle.sh: unknown argument '${arg}' (valid: --archs --schemes --gen_dir --out --jobs)" >&2; exit 2 ;;
+    --cuda_archs=*) archs="${arg#*=}" ;;
+    --marlin_schemes=*) schemes="${arg#*=}" ;;
+    *) echo "build_gpu_bundle.sh: unknown argument '${arg}' (valid: --cuda_archs= --marlin_schemes=)" >&2; exit 2 ;;
   esac
 done
 
-BUILD="$(mktemp -d /tmp/marlin_bundle.XXXXXX)"
-trap 'rm -rf "${BUILD}"' EXIT
+bazel build //marlin/csrc:libmarlin.so --cuda_archs="${archs}" --marlin_schemes="${schemes}"
 
-if [[ -z "${GEN_DIR}" ]]; then
-  GEN_DIR="${BUILD}/gen"
-  python3 "${ROOT}/tools/generate_kernels.py" "${ARCHS}" --schemes="${SCHEMES}" --out_dir="${GEN_DIR}"
-fi
-mkdir -p "${BUILD}/include/marlin"
-if [[ -f "${GEN_DIR}/marlin/kernel_selector.h" ]]; then
-  cp "${GEN_DIR}/marlin/kernel_selector.h" "${BUILD}/include/marlin/"
-else
-  cp "${GEN_DIR}/kernel_selector.h" "${BUILD}/include/marlin/"
-fi
-
-# gencode flags for one family (mirrors family_gencode in marlin/private/arch_flags.bzl).
-gencode_for() {
-  local family="$1" arch cc major flags=()
-  IFS=',' read -ra list <<< "${ARCHS}"
-  for arch in "${list[@]}"; do
-    local kind="${arch%%_*}"
-    cc="${arch#*_}"
-    major=$(( ${cc%a} / 10 ))
-    case "${family}" in
-      sm75) [[ "${cc}" == 75 ]] || continue ;;
-      sm80) (( major >= 8 )) || continue; (( major == 8 )) && cc=80 ;;
-      sm89) [[ "${cc}" == 89 || "${cc}" == 120 ]] || continue ;;
-      "") ;;
-    esac
-    if [[ "${kind}" == compute ]]; then
-      flags+=("-gencode=arch=compute_${cc},code=compute_${cc}")
-    else
-      flags+=("-gencode=arch=compute_${cc},code=sm_${cc}")
-    fi
-  done
-  printf '%s\n' "${flags[@]}" | sort -u | tr '\n' ' '
-}
-
-COMMON=(-std=c++17 -O3 -Xcompiler -fPIC -static-global-template-stub=false
-        -I "${ROOT}" -I "${ROOT}/marlin/include" -I "${BUILD}/include")
-export NVCC BUILD
-{
-  for cu in "${GEN_DIR}"/*.cu; do
-    name="$(basename "${cu}" .cu)"
-    family="${name%%_*}"  # sm75 / sm80 / sm89
-    flags="$(gencode_for "${family}")"
-    [[ -n "${flags}" ]] && echo "${NVCC} ${COMMON[*]} ${flags} -c ${cu} -o ${BUILD}/${name}.o"
-  done
-  generic="$(gencode_for "")"
-  for src in gemm prepare; do
-    echo "${NVCC} ${COMMON[*]} ${generic} -c ${ROOT}/marlin/csrc/${src}.cu -o ${BUILD}/${src}.o"
-  done
-  # Host-only sources: plain C++, no CUDA headers.
-  for src in exec_config prepare_args c_api; do
-    echo "g++ -std=c++17 -O2 -fPIC -I ${ROOT} -I ${ROOT}/marlin/include -c ${ROOT}/marlin/csrc/${src}.cc -o ${BUILD}/${src}.o"
-  done
-} > "${BUILD}/commands.txt"
-echo "build_gpu_bundle.sh: $(wc -l < "${BUILD}/commands.txt") compile steps, ${JOBS} jobs, archs ${ARCHS}"
-xargs -P "${JOBS}" -I CMD sh -c 'CMD' < "${BUILD}/commands.txt"
-
-mkdir -p "${OUT}/lib"
-"${NVCC}" -shared -cudart static -o "${OUT}/lib/libmarlin.so" "${BUILD}"/*.o
-cp "${GEN_DIR}/manifest.json" "${OUT}/lib/manifest.json"
-for dir in python/marlin tests/gpu; do
-  if [[ -d "${ROOT}/${dir}" ]]; then
-    mkdir -p "${OUT}/${dir}"
-    cp -r "${ROOT}/${dir}/." "${OUT}/${dir}/"
-  fi
-done
-mkdir -p "${OUT}/tests/cc"
-cp "${ROOT}/tests/cc/host_gpu_smoke.py" "${OUT}/tests/cc/"
-echo "build_gpu_bundle.sh: wrote ${OUT} ($(du -sh "${OUT}" | cut -f1))"
+out=gpu_bundle
+rm -rf "${out}"
+mkdir -p "${out}/tests/cc"
+cp bazel-bin/marlin/csrc/libmarlin.so "${out}/"
+cp -r python "${out}/python"
+cp -r tests/gpu "${out}/tests/gpu"
+cp tests/cc/host_gpu_smoke.py "${out}/tests/cc/"
+find "${out}" -name __pycache__ -prune -exec rm -rf {} +
+cat > "${out}/run_gpu_tests.sh" <<'RUN'
+#!/usr/bin/env bash
+# Runs the GPU suite from this bundle; the JSON report goes to $1 (default gpu_report.json).
+cd "$(dirname "$0")"
+MARLIN_LIBRARY=$PWD/libmarlin.so PYTHONPATH=python MARLIN_GPU_REPORT="${1:-gpu_report.json}" \
+  python3 -m pytest tests/gpu -q -p no:cacheprovider
+RUN
+chmod +x "${out}/run_gpu_tests.sh"
+echo "gpu bundle: ${out}/ ($(du -sh "${out}" | cut -f1)); built for --cuda_archs=${archs} --marlin_schemes=${schemes}"

@@ -3,8 +3,9 @@
 
 Usage:
   python3 tools/generate_kernels.py "7.5,8.0,8.9,9.0" --out_dir=DIR
-  python3 tools/generate_kernels.py --bzl_plan=marlin/private/kernel_plan.bzl
-Flags: --archs --out_dir --preset --schemes --only --from_manifest --bzl_plan (see --help).
+  python3 tools/generate_kernels.py --update_checked_in   # after editing schemes.py
+Flags: --archs --out_dir --preset --schemes --only --from_manifest --bzl_plan --update_checked_in
+(see --help).
 """
 
 import os

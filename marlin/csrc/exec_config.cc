@@ -10,6 +10,7 @@
 #include <string>
 
 #include "marlin/scalar_type.h"
+#include "marlin/scheme_table.h"
 
 namespace marlin {
 namespace {
@@ -55,58 +56,13 @@ std::string group_text(int group_blocks) {
   return format("group_blocks=%d (group size %d)", group_blocks, 16 * group_blocks);
 }
 
-// design.md section 2, in upstream's row order. s_type 0 means "same as c".
-struct SchemeRow {
-  const char* name;
-  ScalarTypeId a_types[2];  // 0 = unused slot
-  ScalarTypeId b_type;
-  ScalarTypeId c_types[2];
-  ScalarTypeId s_type;
-  int group_blocks[5];  // terminated by kNoGroup
-  bool is_zp_float;
-};
-constexpr int kNoGroup = -100;
-constexpr ScalarTypeId kF16 = kFloat16.id();
-constexpr ScalarTypeId kBF16 = kBFloat16.id();
-
-constexpr SchemeRow kSchemes[] = {
-    {"awq_int4", {kF16, kBF16}, kU4.id(), {kF16, kBF16}, 0, {-1, 2, 4, 8, kNoGroup}, false},
-    {"hqq_int4", {kF16, 0}, kU4.id(), {kF16, 0}, kF16, {4, kNoGroup}, true},
-    {"gptq_int4", {kF16, kBF16}, kU4B8.id(), {kF16, kBF16}, 0, {-1, 0, 2, 4, 8}, false},
-    {"gptq_int8", {kF16, kBF16}, kU8B128.id(), {kF16, kBF16}, 0, {-1, 0, 2, 4, 8}, false},
-    {"fp8", {kF16, kBF16}, kFE4M3fn.id(), {kF16, kBF16}, 0, {-1, 8, kNoGroup}, false},
-    {"nvfp4", {kF16, kBF16}, kFE2M1f.id(), {kF16, kBF16}, kFE4M3fn.id(), {1, kNoGroup}, false},
-    {"mxfp4", {kBF16, 0}, kFE2M1f.id(), {kBF16, 0}, kFE8M0fnu.id(), {2, kNoGroup}, false},
-    {"awq_int4_a_int8", {kS8.id(), 0}, kU4.id(), {kF16, kBF16}, 0, {-1, 2, 4, 8, kNoGroup}, false},
-    {"gptq_int4_a_int8",
-     {kS8.id(), 0},
-     kU4B8.id(),
-     {kF16, kBF16},
-     0,
-     {-1, 2, 4, 8, kNoGroup},
-     false},
-    {"gptq_int4_a_fp8",
-     {kFE4M3fn.id(), 0},
-     kU4B8.id(),
-     {kF16, kBF16},
-     0,
-     {-1, 2, 4, 8, kNoGroup},
-     false},
-    {"awq_int4_a_fp8",
-     {kFE4M3fn.id(), 0},
-     kU4.id(),
-     {kF16, kBF16},
-     0,
-     {-1, 2, 4, 8, kNoGroup},
-     false},
-    {"mxfp4_a_fp8",
-     {kFE4M3fn.id(), 0},
-     kFE2M1f.id(),
-     {kBF16, 0},
-     kFE8M0fnu.id(),
-     {2, kNoGroup},
-     false},
-};
+template <typename T>
+bool contains(const T* values, int count, T value) {
+  for (int i = 0; i < count; ++i) {
+    if (values[i] == value) return true;
+  }
+  return false;
+}
 
 // Upstream's thread-config priority lists: (thread_k, thread_n, threads).
 struct ThreadConfig {
@@ -138,35 +94,19 @@ std::string arch_name(const DeviceLimits& device) {
 
 const char* scheme_for(ScalarTypeId a_type, ScalarTypeId b_type, ScalarTypeId c_type,
                        ScalarTypeId s_type, int group_blocks, bool is_zp_float) {
-  for (const SchemeRow& row : kSchemes) {
+  for (const SchemeRow& row : generated::kSchemes) {
     if (row.b_type != b_type || row.is_zp_float != is_zp_float) continue;
-    if (a_type == 0 || (row.a_types[0] != a_type && row.a_types[1] != a_type)) continue;
-    if (c_type == 0 || (row.c_types[0] != c_type && row.c_types[1] != c_type)) continue;
+    if (!contains(row.a_types, row.num_a_types, a_type)) continue;
+    if (!contains(row.c_types, row.num_c_types, c_type)) continue;
     if ((row.s_type == 0 ? c_type : row.s_type) != s_type) continue;
-    for (int g : row.group_blocks) {
-      if (g == kNoGroup) break;
-      if (g == group_blocks) return row.name;
-    }
+    if (contains(row.group_blocks, row.num_group_blocks, group_blocks)) return row.name;
   }
   return nullptr;
 }
 
 int find_kernel(const KernelTable& table, const KernelConfig& config) {
-  const uint64_t key = pack_kernel_key(config);
-  int lo = 0;
-  int hi = table.size - 1;
-  while (lo <= hi) {
-    const int mid = lo + (hi - lo) / 2;
-    const uint64_t mid_key = pack_kernel_key(table.configs[mid]);
-    // Equal keys with unequal fields mean a field overflowed its width: not this kernel.
-    if (mid_key == key) return table.configs[mid] == config ? mid : -1;
-    if (mid_key < key) {
-      lo = mid + 1;
-    } else {
-      hi = mid - 1;
-    }
-  }
-  return -1;
+  if (table.configs == nullptr) return -1;
+  return find_kernel_index(table.configs, table.size, config);
 }
 
 WorkspaceLayout workspace_layout(int64_t size_m, int64_t size_k, int a_elem_bytes,
@@ -536,8 +476,8 @@ Status explain_failure(const GemmProblem& p, const DeviceLimits& device, const R
                " for this GPU's arch (--cuda_archs=" + arch_name(device) + ")";
   } else {
     message +=
-        "no scheme of the vllm preset has these types and group size; build a scheme for "
-        "these types (--cuda_archs=" +
+        std::string("no scheme of the ") + generated::kSchemePreset +
+        " preset has these types and group size; build a scheme for these types (--cuda_archs=" +
         arch_name(device) + ")";
   }
   return NoKernel(message);

@@ -1,4 +1,4 @@
-"""Scalar types of the Marlin kernels (design.md sections 7-8).
+"""Scalar types of the Marlin kernels (design.md sections 7-8) and the scheme table (section 2).
 
 A ScalarType is described by six fields; its `id` packs them LSB-first (exponent [0,8),
 mantissa [8,16), signed [16], bias [17,49) masked to 32 bits, finite_values_only [49],
@@ -7,11 +7,15 @@ The ids travel through the C ABI (`marlin_gemm_args.a_type` and friends).
 
 The module also holds the scheme table of design.md section 2 (what the library may have built)
 and the selector key packing of section 8, so Python can name a scheme for a kernel config.
+The data (types, id and key layouts, scheme rows) comes from `_scheme_table.py`, which
+tools/marlin_gen generates from its schemes.py; only the code that reads it lives here.
 """
 
 from __future__ import annotations
 
 import dataclasses
+
+from marlin import _scheme_table as _table
 
 NAN_NONE = 0
 NAN_IEEE_754 = 1
@@ -32,12 +36,9 @@ class ScalarType:
 
     @property
     def id(self) -> int:
-        value = self.exponent & 0xFF
-        value |= (self.mantissa & 0xFF) << 8
-        value |= int(self.signed) << 16
-        value |= (self.bias & 0xFFFFFFFF) << 17
-        value |= int(self.finite_values_only) << 49
-        value |= (self.nan_repr & 0xFF) << 50
+        value = 0
+        for field, shift, width in _table.ID_LAYOUT:
+            value |= (int(getattr(self, field)) & ((1 << width) - 1)) << shift
         return value
 
     @property
@@ -52,17 +53,34 @@ class ScalarType:
         return self.name
 
 
-kFloat16 = ScalarType("kFloat16", 5, 10, True)
-kBFloat16 = ScalarType("kBFloat16", 8, 7, True)
-kS4 = ScalarType("kS4", 0, 3, True)
-kU4 = ScalarType("kU4", 0, 4, False)
-kU4B8 = ScalarType("kU4B8", 0, 4, False, bias=8)
-kS8 = ScalarType("kS8", 0, 7, True)
-kU8 = ScalarType("kU8", 0, 8, False)
-kU8B128 = ScalarType("kU8B128", 0, 8, False, bias=128)
-kFE4M3fn = ScalarType("kFE4M3fn", 4, 3, True, 0, True, NAN_EXTD_RANGE_MAX_MIN)
-kFE2M1f = ScalarType("kFE2M1f", 2, 1, True, 0, True, NAN_NONE)
-kFE8M0fnu = ScalarType("kFE8M0fnu", 8, 0, False, 0, True, NAN_EXTD_RANGE_MAX_MIN)
+def _types_from_table() -> tuple[ScalarType, ...]:
+    types = []
+    for *fields, type_id in _table.SCALAR_TYPES:
+        t = ScalarType(*fields)
+        assert t.id == type_id, (t.name, t.id, type_id)
+        types.append(t)
+    return tuple(types)
+
+
+# Selector type index (design.md section 8): the order is a contract with kernel_config.h.
+SELECTOR_TYPES = _types_from_table()
+UNKNOWN_SELECTOR_INDEX = _table.UNKNOWN_TYPE_INDEX
+
+BY_NAME = {t.name: t for t in SELECTOR_TYPES}
+BY_ID = {t.id: t for t in SELECTOR_TYPES}
+_SELECTOR_INDEX = {t: i for i, t in enumerate(SELECTOR_TYPES)}
+
+kFloat16 = BY_NAME["kFloat16"]
+kBFloat16 = BY_NAME["kBFloat16"]
+kS4 = BY_NAME["kS4"]
+kU4 = BY_NAME["kU4"]
+kU4B8 = BY_NAME["kU4B8"]
+kS8 = BY_NAME["kS8"]
+kU8 = BY_NAME["kU8"]
+kU8B128 = BY_NAME["kU8B128"]
+kFE4M3fn = BY_NAME["kFE4M3fn"]
+kFE2M1f = BY_NAME["kFE2M1f"]
+kFE8M0fnu = BY_NAME["kFE8M0fnu"]
 
 # Reference ids (marlin_reference.md, "ScalarType ids"); checked at import time.
 REFERENCE_IDS = {
@@ -76,25 +94,6 @@ REFERENCE_IDS = {
     "kFE2M1f": 562949953487106,
     "kFE8M0fnu": 2814749767106568,
 }
-
-# Selector type index (design.md section 8): the order is a contract with kernel_config.h.
-SELECTOR_TYPES = (
-    kFloat16,
-    kBFloat16,
-    kS8,
-    kU4,
-    kU4B8,
-    kU8B128,
-    kFE4M3fn,
-    kFE2M1f,
-    kFE8M0fnu,
-    kS4,
-    kU8,
-)
-UNKNOWN_SELECTOR_INDEX = 15
-
-BY_NAME = {t.name: t for t in SELECTOR_TYPES}
-BY_ID = {t.id: t for t in SELECTOR_TYPES}
 
 for _name, _id in REFERENCE_IDS.items():
     assert BY_NAME[_name].id == _id, (_name, BY_NAME[_name].id, _id)
@@ -123,10 +122,7 @@ def name_of(type_id: int) -> str:
 
 
 def selector_index(t: ScalarType) -> int:
-    for i, s in enumerate(SELECTOR_TYPES):
-        if s == t:
-            return i
-    return UNKNOWN_SELECTOR_INDEX
+    return _SELECTOR_INDEX.get(t, UNKNOWN_SELECTOR_INDEX)
 
 
 def pack_kernel_key(
@@ -144,20 +140,24 @@ def pack_kernel_key(
     is_zp_float: bool,
 ) -> int:
     """The selector key of design.md section 8 (identical to C++ pack_kernel_key)."""
-    return (
-        selector_index(a) << 41
-        | selector_index(b) << 37
-        | selector_index(c) << 33
-        | selector_index(s) << 29
-        | (threads // 32) << 24
-        | thread_m_blocks << 21
-        | thread_n_blocks << 16
-        | thread_k_blocks << 11
-        | int(bool(m_block_size_8)) << 10
-        | stages << 7
-        | (group_blocks + 1) << 1
-        | int(bool(is_zp_float))
+    values = (
+        selector_index(a),
+        selector_index(b),
+        selector_index(c),
+        selector_index(s),
+        threads // 32,
+        thread_m_blocks,
+        thread_n_blocks,
+        thread_k_blocks,
+        int(bool(m_block_size_8)),
+        stages,
+        group_blocks + 1,
+        int(bool(is_zp_float)),
     )
+    key = 0
+    for (_, shift, _), value in zip(_table.KEY_LAYOUT, values, strict=True):
+        key |= value << shift
+    return key
 
 
 # Torch / DLPack dtype names (as in marlin._tensors) of the types that have one.
@@ -181,6 +181,7 @@ class Scheme:
     s_type: ScalarType | None
     group_blocks: tuple[int, ...]
     is_zp_float: bool = False
+    m_blocks: tuple[float, ...] = ()  # 0.5: the 8-row tile (m_block_size_8)
 
     @property
     def activation(self) -> str | None:
@@ -198,23 +199,21 @@ class Scheme:
         return tuple(g if g <= 0 else 16 * g for g in self.group_blocks)
 
 
-_F16_BF16 = (kFloat16, kBFloat16)
-_INT_GROUPS = (-1, 2, 4, 8)
+def _scheme_from_row(row: dict) -> Scheme:
+    return Scheme(
+        name=row["name"],
+        a_types=tuple(BY_NAME[n] for n in row["a_types"]),
+        b_type=BY_NAME[row["b_type"]],
+        c_types=tuple(BY_NAME[n] for n in row["c_types"]),
+        s_type=None if row["s_type"] is None else BY_NAME[row["s_type"]],
+        group_blocks=tuple(row["group_blocks"]),
+        is_zp_float=row["is_zp_float"],
+        m_blocks=tuple(row["m_blocks"]),
+    )
 
-SCHEMES = (
-    Scheme("awq_int4", _F16_BF16, kU4, _F16_BF16, None, _INT_GROUPS),
-    Scheme("hqq_int4", (kFloat16,), kU4, (kFloat16,), kFloat16, (4,), is_zp_float=True),
-    Scheme("gptq_int4", _F16_BF16, kU4B8, _F16_BF16, None, (-1, 0, 2, 4, 8)),
-    Scheme("gptq_int8", _F16_BF16, kU8B128, _F16_BF16, None, (-1, 0, 2, 4, 8)),
-    Scheme("fp8", _F16_BF16, kFE4M3fn, _F16_BF16, None, (-1, 8)),
-    Scheme("nvfp4", _F16_BF16, kFE2M1f, _F16_BF16, kFE4M3fn, (1,)),
-    Scheme("mxfp4", (kBFloat16,), kFE2M1f, (kBFloat16,), kFE8M0fnu, (2,)),
-    Scheme("awq_int4_a_int8", (kS8,), kU4, _F16_BF16, None, _INT_GROUPS),
-    Scheme("gptq_int4_a_int8", (kS8,), kU4B8, _F16_BF16, None, _INT_GROUPS),
-    Scheme("gptq_int4_a_fp8", (kFE4M3fn,), kU4B8, _F16_BF16, None, _INT_GROUPS),
-    Scheme("awq_int4_a_fp8", (kFE4M3fn,), kU4, _F16_BF16, None, _INT_GROUPS),
-    Scheme("mxfp4_a_fp8", (kFE4M3fn,), kFE2M1f, (kBFloat16,), kFE8M0fnu, (2,)),
-)
+
+PRESET = _table.PRESET  # the preset whose schemes SCHEMES lists
+SCHEMES = tuple(_scheme_from_row(row) for row in _table.SCHEMES)
 SCHEMES_BY_NAME = {s.name: s for s in SCHEMES}
 
 

@@ -1,81 +1,38 @@
 """GPU smoke test of libmarlin.so's C ABI (host library side), with torch as the reference.
 
-Run on the GPU machine: python3 tests/cc/host_gpu_smoke.py PATH/TO/libmarlin.so
+Run on the GPU machine: python3 tests/cc/host_gpu_smoke.py [PATH/TO/libmarlin.so]
+(default: $MARLIN_LIBRARY, else libmarlin.so next to the marlin package). The ctypes binding is
+the package's own (marlin._lib, from python/ of this checkout or of the GPU bundle).
 Needs a build with at least gptq_int4 (f16) for the GPU's arch. Checks: packer output bit for bit
 against a torch model of layout v1, gemm against torch for several M (M loop), group sizes,
 act-order (k full / not full), row-strided A, bias; and the error paths that need a GPU (host
-pointers, bad perm, missing kernels, struct size).
+pointers, bad perm, missing kernels, struct size, kernel_info range) plus no writes outside C and
+NaN-scale isolation, which tests/gpu does not cover.
 """
 
 import ctypes
+import os
 import sys
 
 import torch
 
-K_FLOAT16 = 1125899906910725
-K_BFLOAT16 = 1125899906909960
-K_U4B8 = 1125899907892224
-K_FE4M3FN = 2814749767172868
-K_S8 = 1125899906909952
+_ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+sys.path.insert(0, os.path.join(_ROOT, "python"))
+if len(sys.argv) > 1:
+    os.environ["MARLIN_LIBRARY"] = os.path.abspath(sys.argv[1])
 
+from marlin._lib import CodeSource  # noqa: E402
+from marlin._lib import GemmArgs  # noqa: E402
 
-class GemmArgs(ctypes.Structure):
-    _fields_ = [
-        ("struct_size", ctypes.c_uint32),
-        ("a", ctypes.c_void_p),
-        ("lda", ctypes.c_int64),
-        ("a_type", ctypes.c_int64),
-        ("c", ctypes.c_void_p),
-        ("c_type", ctypes.c_int64),
-        ("b_q_weight", ctypes.c_void_p),
-        ("b_type", ctypes.c_int64),
-        ("b_scales", ctypes.c_void_p),
-        ("s_type", ctypes.c_int64),
-        ("num_groups", ctypes.c_int64),
-        ("b_zeros", ctypes.c_void_p),
-        ("b_bias", ctypes.c_void_p),
-        ("a_scales", ctypes.c_void_p),
-        ("global_scale", ctypes.c_void_p),
-        ("g_idx", ctypes.c_void_p),
-        ("perm", ctypes.c_void_p),
-        ("workspace", ctypes.c_void_p),
-        ("workspace_bytes", ctypes.c_int64),
-        ("size_m", ctypes.c_int64),
-        ("size_n", ctypes.c_int64),
-        ("size_k", ctypes.c_int64),
-        ("is_k_full", ctypes.c_int32),
-        ("use_atomic_add", ctypes.c_int32),
-        ("use_fp32_reduce", ctypes.c_int32),
-        ("is_zp_float", ctypes.c_int32),
-        ("stream", ctypes.c_void_p),
-    ]
+from marlin import _lib  # noqa: E402
+from marlin import scalar_types as st  # noqa: E402
 
+K_FLOAT16 = st.kFloat16.id
+K_BFLOAT16 = st.kBFloat16.id
+K_U4B8 = st.kU4B8.id
+K_FE4M3FN = st.kFE4M3fn.id
 
-class CodeSource(ctypes.Structure):
-    _fields_ = [
-        ("struct_size", ctypes.c_uint32),
-        ("data", ctypes.c_void_p),
-        ("word_bits", ctypes.c_int32),
-        ("code_bits", ctypes.c_int32),
-        ("packed_along_k", ctypes.c_int32),
-        ("n_major", ctypes.c_int32),
-        ("awq_order", ctypes.c_int32),
-    ]
-
-
-lib = ctypes.CDLL(sys.argv[1] if len(sys.argv) > 1 else "libmarlin.so")
-lib.marlin_last_error.restype = ctypes.c_char_p
-lib.marlin_gemm_workspace_bytes.restype = ctypes.c_int64
-lib.marlin_gemm_workspace_bytes.argtypes = [ctypes.c_int64] * 4 + [ctypes.c_int32]
-lib.marlin_pack_weights.argtypes = [
-    ctypes.POINTER(CodeSource),
-    ctypes.c_void_p,
-    ctypes.c_int64,
-    ctypes.c_int64,
-    ctypes.c_void_p,
-    ctypes.c_void_p,
-]
-lib.marlin_gemm.argtypes = [ctypes.POINTER(GemmArgs)]
+lib = _lib.load()  # bound signatures of every C ABI function
 
 failures = []
 
@@ -87,7 +44,7 @@ def check(cond, what):
 
 
 def last_error():
-    return lib.marlin_last_error().decode()
+    return _lib.last_error(lib)
 
 
 def pack_bits(codes, bits):

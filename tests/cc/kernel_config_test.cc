@@ -54,6 +54,9 @@ static_assert(marlin::is_strictly_sorted(kSorted), "sorted");
 static_assert(!marlin::is_strictly_sorted(kUnsorted), "unsorted");
 static_assert(marlin::find_kernel_index(kSorted, with_group(kGptq, 8)) == 2, "hit");
 static_assert(marlin::find_kernel_index(kSorted, with_group(kGptq, 4)) == -1, "miss");
+static_assert(marlin::find_kernel_index(kSorted, 3, with_group(kGptq, 0)) == 1, "pointer hit");
+static_assert(marlin::find_kernel_index(kSorted, 1, with_group(kGptq, 8)) == -1, "pointer size");
+static_assert(marlin::find_kernel_index(nullptr, 0, kGptq) == -1, "empty table");
 
 }  // namespace
 

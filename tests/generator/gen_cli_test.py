@@ -15,10 +15,13 @@ SHIM = os.path.join(REPO_ROOT, "tools", "generate_kernels.py")
 FULL = "7.5,8.0,8.9,9.0"
 
 
-def _run(*args, shim=False):
+def _run(*args, shim=False, workspace=None):
     command = [sys.executable, SHIM] if shim else [sys.executable, "-m", "tools.marlin_gen.main"]
     env = dict(os.environ)
     env.pop("BUILD_WORKING_DIRECTORY", None)
+    env.pop("BUILD_WORKSPACE_DIRECTORY", None)
+    if workspace is not None:
+        env["BUILD_WORKSPACE_DIRECTORY"] = str(workspace)
     return subprocess.run(
         command + list(args), cwd=REPO_ROOT, capture_output=True, text=True, env=env, check=False
     )
@@ -98,6 +101,25 @@ def test_bzl_plan(tmp_path):
     assert path.read_text() == render.bzl_plan()
 
 
+def test_update_checked_in_writes_into_the_bazel_run_workspace(tmp_path):
+    (tmp_path / "tools" / "marlin_gen").mkdir(parents=True)
+    (tmp_path / "tools" / "marlin_gen" / "schemes.py").write_text("")
+    result = _ok("--update_checked_in", workspace=tmp_path)
+    assert f"{len(render.CHECKED_IN_PATHS)} file(s) written, 0 unchanged" in result.stdout
+    for path, content in render.checked_in_files().items():
+        assert (tmp_path / path).read_text() == content, path
+    result = _ok("--update_checked_in", workspace=tmp_path)
+    assert f"0 file(s) written, {len(render.CHECKED_IN_PATHS)} unchanged" in result.stdout
+
+
+def test_update_checked_in_refuses_other_workspaces(tmp_path):
+    result = _run("--update_checked_in", workspace=tmp_path)
+    assert result.returncode != 0
+    assert "not a rules_marlin checkout" in result.stderr
+    assert "Traceback" not in result.stderr
+    assert not list(tmp_path.iterdir())
+
+
 def test_timing(tmp_path):
     result = _ok(FULL, f"--out_dir={tmp_path}", "--timing")
     seconds = float(re.search(r"marlin_gen: ([0-9.]+) s", result.stdout).group(1))
@@ -115,6 +137,7 @@ def test_timing(tmp_path):
         (["8.0", "--schemes=", "--out_dir=OUT"], ["--schemes is empty", "awq_int4"]),
         (["8.0", "--preset=tgi", "--out_dir=OUT"], ["tgi", "vllm"]),
         (["8.0"], ["--out_dir is required"]),
+        (["8.0", "--update_checked_in"], ["--out_dir is required with --archs"]),
         (["--out_dir=OUT"], ["--archs", "required"]),
         (["8.0", "--archs=8.9", "--out_dir=OUT"], ["positional", "--archs"]),
         (["8.0", "9.0", "--out_dir=OUT"], ["positional"]),

@@ -46,6 +46,8 @@ def test_every_output_starts_with_the_banner():
     m = _manifest("7.5,8.0,8.9")
     assert render.kernel_selector(m).startswith(f"// {BANNER}\n")
     assert render.bzl_plan().startswith(f"# {BANNER}\n")
+    assert render.py_scheme_table().startswith(f"# {BANNER}\n")
+    assert render.cc_scheme_table().startswith(f"// {BANNER}\n")
     for f in plan.plan_for_archs("7.5,8.0,8.9").files:
         assert render.kernel_file(f).startswith(f"// {BANNER}\n")
 
@@ -55,6 +57,7 @@ def test_rendering_is_deterministic():
     assert manifest.dumps(a) == manifest.dumps(b)
     assert render.kernel_selector(a) == render.kernel_selector(b)
     assert render.bzl_plan() == render.bzl_plan()
+    assert render.checked_in_files() == render.checked_in_files()
 
 
 def test_manifest_format():
@@ -268,4 +271,52 @@ def test_bzl_plan_lists_every_file_of_every_family():
     assert len(files) == 26
     assert [f["name"] for f in files] == sorted(
         f.name[:-3] for f in plan.plan_for_archs("7.5,8.0,8.9").files
+    )
+
+
+def test_py_scheme_table_holds_the_preset_rows_and_types():
+    namespace = {}
+    exec(render.py_scheme_table(), namespace)  # plain data
+    assert namespace["PRESET"] == render.RUNTIME_PRESET
+    assert namespace["ID_LAYOUT"] == st.ID_LAYOUT
+    assert namespace["KEY_LAYOUT"] == selector.KEY_LAYOUT
+    assert namespace["UNKNOWN_TYPE_INDEX"] == st.UNKNOWN_SELECTOR_INDEX
+    assert namespace["SCALAR_TYPES"] == tuple(
+        (t.name, t.exponent, t.mantissa, t.signed, t.bias, t.finite_values_only, t.nan_repr, t.id)
+        for t in st.SELECTOR_TYPES
+    )
+
+    def names(types):
+        return tuple(t.name for t in types)
+
+    assert namespace["SCHEMES"] == tuple(
+        {
+            "name": s.name,
+            "a_types": names(s.a_types),
+            "b_type": s.b_type.name,
+            "c_types": names(s.c_types),
+            "s_type": None if s.s_type is None else s.s_type.name,
+            "group_blocks": s.group_blocks,
+            "is_zp_float": s.is_zp_float,
+            "m_blocks": s.m_blocks,
+        }
+        for s in schemes.select(render.RUNTIME_PRESET)
+    )
+
+
+def test_cc_scheme_table_rows():
+    text = render.cc_scheme_table()
+    rows = re.findall(r"^    \{(\".*)\},$", text, flags=re.M)
+    assert len(rows) == len(schemes.select(render.RUNTIME_PRESET))
+    assert "inline constexpr int kNumSchemes = 12;" in text
+    assert "kSchemeMaxTypes = 2;" in text and "kSchemeMaxGroupBlocks = 5;" in text
+    by_name = {row.split(",")[0].strip('"'): row for row in rows}
+    assert list(by_name) == list(schemes.PRESETS["vllm"])
+    assert by_name["hqq_int4"] == (
+        '"hqq_int4", 1, {marlin::kFloat16.id(), 0}, marlin::kU4.id(), 1, '
+        "{marlin::kFloat16.id(), 0}, marlin::kFloat16.id(), 1, {4, 0, 0, 0, 0}, true"
+    )
+    assert by_name["gptq_int4"] == (
+        '"gptq_int4", 2, {marlin::kFloat16.id(), marlin::kBFloat16.id()}, marlin::kU4B8.id(), 2, '
+        "{marlin::kFloat16.id(), marlin::kBFloat16.id()}, 0, 5, {-1, 0, 2, 4, 8}, false"
     )

@@ -126,3 +126,12 @@ def test_scheme_table_matches_design():
 )
 def test_scheme_of(args, expected):
     assert st.scheme_of(*args) == expected
+
+
+def test_built_from_the_generated_table():
+    for t in st.SELECTOR_TYPES:
+        assert getattr(st, t.name) is t  # every table type is a module constant
+    assert st.PRESET == "vllm"
+    assert st.SCHEMES_BY_NAME["gptq_int4"].m_blocks == (0.5, 1, 2, 3, 4)
+    assert st.SCHEMES_BY_NAME["gptq_int4_a_fp8"].m_blocks == (1, 2, 3, 4)
+    assert st.SCHEMES_BY_NAME["nvfp4"].s_type is st.kFE4M3fn

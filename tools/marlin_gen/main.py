@@ -3,7 +3,7 @@
 Usage:
   python3 tools/generate_kernels.py "7.5,8.0,8.9,9.0" --out_dir=DIR
   bazel run //tools/marlin_gen:generate_kernels -- --archs=sm_80,sm_89 --out_dir=DIR
-  python3 tools/generate_kernels.py --bzl_plan=marlin/private/kernel_plan.bzl
+  python3 tools/generate_kernels.py --update_checked_in     # or: bazel run //:update_generated
 """
 
 import dataclasses
@@ -52,6 +52,13 @@ _BZL_PLAN = flags.DEFINE_string(
     f"Write the Starlark kernel plan (every possible kernel file) here, e.g. "
     f"{render.BZL_PLAN_PATH}.",
 )
+_UPDATE_CHECKED_IN = flags.DEFINE_bool(
+    "update_checked_in",
+    False,
+    f"Rewrite every checked-in generated file ({', '.join(render.CHECKED_IN_PATHS)}) in the "
+    f"repository ($BUILD_WORKSPACE_DIRECTORY under bazel run, else the checkout holding this "
+    f"generator). Same as {render.UPDATE_COMMAND}.",
+)
 _TIMING = flags.DEFINE_bool("timing", False, "Print how long generation took.")
 
 _FIXED_OUTPUTS = (render.SELECTOR_FILE_NAME, manifest_lib.FILE_NAME)
@@ -68,6 +75,7 @@ class Config:
     only: tuple | None
     from_manifest: str | None
     bzl_plan: str | None
+    update_checked_in: str | None = None  # repository root to rewrite the checked-in files in
 
 
 def _resolve(path: str | None) -> str | None:
@@ -113,8 +121,10 @@ def _config_from_flags(argv) -> Config:
                 f"--only={','.join(_ONLY.value)} asks for more."
             )
     if _OUT_DIR.value is None:
-        if _BZL_PLAN.value is None:
-            raise app.UsageError("--out_dir is required (or give only --bzl_plan=PATH).")
+        if _BZL_PLAN.value is None and not _UPDATE_CHECKED_IN.value:
+            raise app.UsageError(
+                "--out_dir is required (or give only --bzl_plan=PATH or --update_checked_in)."
+            )
         if arch_list is not None or _ONLY.value or _FROM_MANIFEST.value or _SCHEMES.value:
             raise app.UsageError(
                 "--out_dir is required with --archs, --schemes, --only or --from_manifest."
@@ -134,7 +144,21 @@ def _config_from_flags(argv) -> Config:
         only=None if _ONLY.value is None else tuple(_ONLY.value),
         from_manifest=_resolve(_FROM_MANIFEST.value),
         bzl_plan=_resolve(_BZL_PLAN.value),
+        update_checked_in=_repository_root() if _UPDATE_CHECKED_IN.value else None,
     )
+
+
+def _repository_root() -> str:
+    """Where --update_checked_in writes: the workspace of `bazel run`, else this checkout."""
+    root = os.environ.get("BUILD_WORKSPACE_DIRECTORY") or os.path.dirname(
+        os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    )
+    if not os.path.isfile(os.path.join(root, "tools", "marlin_gen", "schemes.py")):
+        raise app.UsageError(
+            f"--update_checked_in: {root} is not a rules_marlin checkout (no "
+            "tools/marlin_gen/schemes.py); run it from the rules_marlin repository."
+        )
+    return root
 
 
 def outputs(config: Config) -> dict:
@@ -194,8 +218,14 @@ def generate(config: Config) -> tuple:
                 written += 1
             else:
                 unchanged += 1
+    files = {}
     if config.bzl_plan is not None:
-        if render.write_if_changed(config.bzl_plan, render.bzl_plan()):
+        files[config.bzl_plan] = render.bzl_plan()
+    if config.update_checked_in is not None:
+        for path, content in render.checked_in_files().items():
+            files[os.path.join(config.update_checked_in, path)] = content
+    for path, content in sorted(files.items()):
+        if render.write_if_changed(path, content):
             written += 1
         else:
             unchanged += 1

@@ -18,6 +18,18 @@ class NanRepr(enum.IntEnum):
     EXTD_RANGE_MAX_MIN = 2
 
 
+# (field, shift, width) of the packed id, LSB first: upstream's ScalarType::id() and the C++
+# marlin::ScalarType::id(). marlin.scalar_types (Python runtime) gets this table generated.
+ID_LAYOUT = (
+    ("exponent", 0, 8),
+    ("mantissa", 8, 8),
+    ("signed", 16, 1),
+    ("bias", 17, 32),
+    ("finite_values_only", 49, 1),
+    ("nan_repr", 50, 8),
+)
+
+
 @dataclasses.dataclass(frozen=True)
 class ScalarType:
     """One scalar type: upstream name plus the six fields that make up its id."""
@@ -32,14 +44,10 @@ class ScalarType:
 
     @property
     def id(self) -> int:
-        """The int64 id, LSB first: exponent [0,8), mantissa [8,16), signed 16, bias [17,49),
-        finite_values_only 49, nan_repr [50,58)."""
-        value = self.exponent & 0xFF
-        value |= (self.mantissa & 0xFF) << 8
-        value |= int(self.signed) << 16
-        value |= (self.bias & 0xFFFFFFFF) << 17
-        value |= int(self.finite_values_only) << 49
-        value |= (int(self.nan_repr) & 0xFF) << 50
+        """The int64 id: the fields of ID_LAYOUT, LSB first, each masked to its width."""
+        value = 0
+        for field, shift, width in ID_LAYOUT:
+            value |= (int(getattr(self, field)) & ((1 << width) - 1)) << shift
         return value
 
     @property

@@ -75,14 +75,13 @@ MARLIN_HOST_DEVICE constexpr bool is_strictly_sorted(const KernelConfig (&table)
   return true;
 }
 
-// Binary search over a table sorted by pack_kernel_key; -1 on a miss. The final field-by-field
-// comparison guards against keys that alias because a field overflowed its width.
-template <int N>
-MARLIN_HOST_DEVICE constexpr int find_kernel_index(const KernelConfig (&table)[N],
+// Binary search over `size` configs sorted by pack_kernel_key; -1 on a miss. The final
+// field-by-field comparison guards against keys that alias because a field overflowed its width.
+MARLIN_HOST_DEVICE constexpr int find_kernel_index(const KernelConfig* table, int size,
                                                    const KernelConfig& cfg) {
   const uint64_t key = pack_kernel_key(cfg);
   int lo = 0;
-  int hi = N - 1;
+  int hi = size - 1;
   while (lo <= hi) {
     const int mid = lo + (hi - lo) / 2;
     const uint64_t k = pack_kernel_key(table[mid]);
@@ -94,6 +93,12 @@ MARLIN_HOST_DEVICE constexpr int find_kernel_index(const KernelConfig (&table)[N
     }
   }
   return -1;
+}
+
+template <int N>
+MARLIN_HOST_DEVICE constexpr int find_kernel_index(const KernelConfig (&table)[N],
+                                                   const KernelConfig& cfg) {
+  return find_kernel_index(table, N, cfg);
 }
 
 // How a block of `threads` threads covers one BM x BN output tile (design.md, launch contract).
