@@ -60,6 +60,9 @@ _UPDATE_CHECKED_IN = flags.DEFINE_bool(
     f"generator). Same as {render.UPDATE_COMMAND}.",
 )
 _TIMING = flags.DEFINE_bool("timing", False, "Print how long generation took.")
+_QUIET = flags.DEFINE_bool(
+    "quiet", False, "Print nothing on success (Bazel actions: no INFO noise per kernel file)."
+)
 
 _FIXED_OUTPUTS = (render.SELECTOR_FILE_NAME, manifest_lib.FILE_NAME)
 
@@ -241,7 +244,8 @@ def main(argv):
         sys.exit(f"error: {e}")
     if _TIMING.value:
         print(f"marlin_gen: {time.perf_counter() - start:.3f} s")
-    print(f"marlin_gen: {written} file(s) written, {unchanged} unchanged")
+    if not _QUIET.value:
+        print(f"marlin_gen: {written} file(s) written, {unchanged} unchanged")
 
 
 def run():

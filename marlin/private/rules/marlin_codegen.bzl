@@ -10,7 +10,7 @@ _SELECTOR = "kernel_selector.h"
 def _run_generator(ctx, out, arguments, inputs = []):
     ctx.actions.run(
         executable = ctx.executable._generator,
-        arguments = arguments + ["--out_dir=" + out.dirname],
+        arguments = arguments + ["--out_dir=" + out.dirname, "--quiet"],
         inputs = inputs,
         outputs = [out],
         mnemonic = "MarlinCodegen",
