@@ -55,6 +55,17 @@ else
 fi
 say "python3: $(python3 -c 'import sys; print(sys.executable, sys.version.split()[0])'); $(python3 -c 'import jinja2, absl, pytest; print("jinja2", jinja2.__version__, "pytest", pytest.__version__)')"
 
+# torch (CPU build is enough) runs the CPU tests of marlin.quant, marlin.prepare_weights and the
+# tensor adapters; without it those tests skip. An existing torch (e.g. a CUDA build) is kept.
+if python3 -c "import torch" >/dev/null 2>&1; then
+  say "torch: $(python3 -c 'import torch; print(torch.__version__)') (kept)"
+elif [[ "${MARLIN_SETUP_SKIP_TORCH:-0}" == 1 ]]; then
+  say "torch: not installed (MARLIN_SETUP_SKIP_TORCH=1): the torch-based CPU tests will skip"
+else
+  say "pip installing torch==${MARLIN_SETUP_TORCH_VERSION:-2.13.0} for the CPU tests (MARLIN_SETUP_SKIP_TORCH=1 skips)"
+  python3 -m pip install --quiet --disable-pip-version-check "torch==${MARLIN_SETUP_TORCH_VERSION:-2.13.0}"
+fi
+
 # --- 3. CUDA toolkit ------------------------------------------------------------------------
 cuda_json=$(sh third_party/cuda/find_cuda.sh)
 python3 - "$cuda_json" <<'PY' || exit 1
