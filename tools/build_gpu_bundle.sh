@@ -33,10 +33,15 @@ cp tests/cc/host_gpu_smoke.py "${out}/tests/cc/"
 find "${out}" -name __pycache__ -prune -exec rm -rf {} +
 cat > "${out}/run_gpu_tests.sh" <<'RUN'
 #!/usr/bin/env bash
-# Runs the GPU suite from this bundle; the JSON report goes to $1 (default gpu_report.json).
+# Runs the GPU suite and the C ABI smoke test from this bundle; the suite's JSON report goes to
+# $1 (default gpu_report.json). Exits non-zero if either fails.
 cd "$(dirname "$0")"
-MARLIN_LIBRARY=$PWD/libmarlin.so PYTHONPATH=python MARLIN_GPU_REPORT="${1:-gpu_report.json}" \
-  python3 -m pytest tests/gpu -q -p no:cacheprovider
+export MARLIN_LIBRARY=$PWD/libmarlin.so PYTHONPATH=python
+MARLIN_GPU_REPORT="${1:-gpu_report.json}" python3 -m pytest tests/gpu -q -p no:cacheprovider
+suite=$?
+python3 tests/cc/host_gpu_smoke.py
+smoke=$?
+exit $((suite || smoke))
 RUN
 chmod +x "${out}/run_gpu_tests.sh"
 echo "gpu bundle: ${out}/ ($(du -sh "${out}" | cut -f1)); built for --cuda_archs=${archs} --marlin_schemes=${schemes}"

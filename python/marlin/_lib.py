@@ -169,7 +169,7 @@ def _not_found_message() -> str:
         )
     return (
         f"{LIBRARY_NAME} not found: looked in ${LIBRARY_ENV} (not set) and next to the package "
-        f"({here}). Build it (bazel build //marlin:libmarlin.so) and set "
+        f"({here}). Build it (bazel build //marlin/csrc:libmarlin.so) and set "
         f"{LIBRARY_ENV}=/path/to/{LIBRARY_NAME}, or copy it to {here}."
     )
 
