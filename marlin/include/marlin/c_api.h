@@ -47,11 +47,11 @@ typedef struct marlin_gemm_args {
   const void* b_scales; /* [num_groups, N] */
   int64_t s_type;
   int64_t num_groups;
-  const void* b_zeros;        /* NULL or zero points (int packed or float) */
-  const void* b_bias;         /* NULL or [N] c_type */
-  const float* a_scales;      /* NULL or [M] float (8-bit activations) */
-  const float* global_scale;  /* NULL or 1 float (NVFP4) */
-  const int32_t* g_idx;       /* both NULL, or both [K] (act-order) */
+  const void* b_zeros;       /* NULL or zero points (int packed or float) */
+  const void* b_bias;        /* NULL or [N] c_type */
+  const float* a_scales;     /* NULL or [M] float (8-bit activations) */
+  const float* global_scale; /* NULL or 1 float (NVFP4) */
+  const int32_t* g_idx;      /* both NULL, or both [K] (act-order) */
   const int32_t* perm;
   void* workspace; /* zero-initialised scratch */
   int64_t workspace_bytes;
@@ -69,10 +69,10 @@ MARLIN_API int64_t marlin_gemm_workspace_bytes(int64_t size_m, int64_t size_n, i
  *   GPTQ qweight = {32, bits, 1, 0, 0}; AWQ qweight = {32, 4, 0, 0, 1};
  *   FP8 [N, K] bytes = {8, 8, 1, 1, 0}; NVFP4/MXFP4 [N, K/2] bytes = {8, 4, 1, 1, 0}. */
 typedef struct marlin_code_source {
-  uint32_t struct_size; /* sizeof(marlin_code_source) */
-  const void* data;     /* device pointer */
-  int32_t word_bits;    /* 32 (int32 words) or 8 (bytes) */
-  int32_t code_bits;    /* 4 or 8 */
+  uint32_t struct_size;   /* sizeof(marlin_code_source) */
+  const void* data;       /* device pointer */
+  int32_t word_bits;      /* 32 (int32 words) or 8 (bytes) */
+  int32_t code_bits;      /* 4 or 8 */
   int32_t packed_along_k; /* 1: consecutive codes in a word run along K, 0: along N */
   int32_t n_major;        /* 1: storage is [N][K...] (checkpoint [out, in]), 0: [K][N...] */
   int32_t awq_order;      /* 1: AWQ nibble order [0,4,1,5,2,6,3,7] inside each int32 */
