@@ -1,4 +1,4 @@
-"""Providers of rules_marlin."""
+"""Providers of rules_marlin: `MarlinConfigInfo`, the validated flags (see marlin_config.bzl)."""
 
 MarlinConfigInfo = provider(
     doc = "The validated rules_marlin flags (`//marlin:config`), parsed once for every rule.",

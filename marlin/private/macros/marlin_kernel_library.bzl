@@ -13,7 +13,7 @@ def marlin_kernel_library(
         visibility = None,
         tags = [],
         **kwargs):
-    """Generates and compiles the Marlin kernels of `preset`, as one `cc_library`.
+    """Generates and compiles the Marlin kernels of `preset`, as one `cc_library`-like target.
 
     For every kernel file `F` of `MARLIN_KERNEL_FILES[preset]` (kernel_plan.bzl):
 
@@ -24,9 +24,10 @@ def marlin_kernel_library(
 
     Then `<name>_manifest` (`manifest.json` for `--cuda_archs` and `--marlin_schemes`),
     `<name>_selector_h` (`kernel_selector.h` rendered from it), `<name>_selector` (a header-only
-    `cc_library`: `#include "marlin/kernel_selector.h"`), and `name`: a `cc_bundle` (CcInfo like
-    a `cc_library`, and `bazel build` on it compiles the kernels) of all of it plus `headers`, for downstream `cc_*` / `cuda_library` targets. Put one
-    `marlin_kernel_library` per package: the kernel targets are named after the files.
+    `cc_library`: `#include "marlin/kernel_selector.h"`), and `name`: a `cc_bundle` of all of it
+    plus `headers` (`CcInfo` like a `cc_library`, and `bazel build` on it compiles the kernels),
+    for downstream `cc_*` / `cuda_library` targets. Put one `marlin_kernel_library` per package:
+    the kernel targets are named after the files.
 
     Example (in `marlin/BUILD.bazel`, giving `//marlin:kernels` and e.g.
     `//marlin:sm80_kernel_float16_u4b8_float16`):
@@ -34,7 +35,8 @@ def marlin_kernel_library(
         marlin_kernel_library(name = "kernels", preset = "vllm")
 
     Args:
-      name: name of the resulting `cc_library`.
+      name: name of the resulting `cc_bundle` (depend on it like on a `cc_library`); also the
+        prefix of the manifest and selector targets.
       preset: scheme preset, a key of `MARLIN_KERNEL_FILES`.
       headers: the kernel headers (`marlin/kernel.h`, `marlin/marlin_template.cuh`, ...).
       copts: extra nvcc options for every kernel file.

@@ -24,6 +24,7 @@ def _package_dirs(ctx, paths):
     return dirs
 
 def _object_name(ctx, src):
+    """`_objs/<target>/<src stem>.pic.o`, as `cc_library` names its objects."""
     stem = src.basename[:-len(src.extension) - 1] if src.extension else src.basename
     return "_objs/{}/{}.pic.o".format(ctx.label.name, stem)
 
@@ -182,6 +183,7 @@ Example:
         ),
         "_cc_toolchain": attr.label(
             default = Label("@bazel_tools//tools/cpp:current_cc_toolchain"),
+            doc = "The C++ toolchain: host compiler (`-ccbin`), archiver and link features.",
         ),
         "_config": attr.label(
             default = Label("//marlin:config"),

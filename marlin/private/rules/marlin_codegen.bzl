@@ -8,6 +8,7 @@ _MANIFEST = "manifest.json"
 _SELECTOR = "kernel_selector.h"
 
 def _run_generator(ctx, out, arguments, inputs = []):
+    """Registers one `MarlinCodegen` action writing `out` (the generator's `--out_dir` is its dir)."""
     ctx.actions.run(
         executable = ctx.executable._generator,
         arguments = arguments + ["--out_dir=" + out.dirname, "--quiet"],
