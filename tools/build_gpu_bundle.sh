@@ -3,6 +3,7 @@
 # git-ignored gpu_bundle/ folder (the GPU machine has no Bazel: build here, carry the folder):
 #   gpu_bundle/libmarlin.so  gpu_bundle/python/marlin/  gpu_bundle/tests/gpu/
 #   gpu_bundle/tests/cc/host_gpu_smoke.py  gpu_bundle/run_gpu_tests.sh
+#   gpu_bundle/benchmarks/gemm_bench.py (run: cd gpu_bundle && python3 benchmarks/gemm_bench.py)
 #
 #   tools/build_gpu_bundle.sh [--cuda_archs=sm_90,compute_89] [--marlin_schemes=all]
 #
@@ -25,11 +26,12 @@ bazel build //marlin/csrc:libmarlin.so --cuda_archs="${archs}" --marlin_schemes=
 
 out=gpu_bundle
 rm -rf "${out}"
-mkdir -p "${out}/tests/cc"
+mkdir -p "${out}/tests/cc" "${out}/benchmarks"
 cp bazel-bin/marlin/csrc/libmarlin.so "${out}/"
 cp -r python "${out}/python"
 cp -r tests/gpu "${out}/tests/gpu"
 cp tests/cc/host_gpu_smoke.py "${out}/tests/cc/"
+cp benchmarks/gemm_bench.py "${out}/benchmarks/"
 find "${out}" -name __pycache__ -prune -exec rm -rf {} +
 cat > "${out}/run_gpu_tests.sh" <<'RUN'
 #!/usr/bin/env bash
