@@ -57,6 +57,11 @@ __device__ __forceinline__ void copy_wait() {
 #endif
 }
 
+template <int kValue>
+struct IntConst {
+  static constexpr int value = kValue;
+};
+
 }  // namespace detail
 
 template <ScalarTypeId a_type_id, ScalarTypeId b_type_id, ScalarTypeId c_type_id,
@@ -224,85 +229,109 @@ __global__ void __launch_bounds__(threads) Marlin(MARLIN_KERNEL_PARAMS) {
       detail::copy_commit();
     }
 
+    // The main loop, for kRows <= kTM rows per thread: rows kRows..kTM-1 of this thread are past
+    // prob_m (zero-filled A, never written), so their FMAs are skipped at compile time.
+    auto main_loop = [&](auto rows_c) {
+      constexpr int kRows = decltype(rows_c)::value;
+      static_assert(kRows >= 1 && kRows <= kTM, "rows per thread");
 #pragma unroll 1
-    for (int kt = 0; kt < k_tiles; ++kt) {
-      detail::copy_wait<stages - 2>();
-      // Makes step kt visible to all threads, and ensures nobody still reads the slot refilled
-      // next (it held step kt - 1).
-      __syncthreads();
-      if (kt + stages - 1 < k_tiles) load_stage(kt + stages - 1);
-      detail::copy_commit();
+      for (int kt = 0; kt < k_tiles; ++kt) {
+        detail::copy_wait<stages - 2>();
+        // Makes step kt visible to all threads, and ensures nobody still reads the slot refilled
+        // next (it held step kt - 1).
+        __syncthreads();
+        if (kt + stages - 1 < k_tiles) load_stage(kt + stages - 1);
+        detail::copy_commit();
 
-      const uint8_t* const a_tile = smem + (kt % stages) * kStageBytes;
-      const uint32_t* const b_tile = reinterpret_cast<const uint32_t*>(a_tile + kATileBytes);
+        const uint8_t* const a_tile = smem + (kt % stages) * kStageBytes;
+        const uint32_t* const b_tile = reinterpret_cast<const uint32_t*>(a_tile + kATileBytes);
 
 #pragma unroll 1
-      for (int ls = 0; ls < kSlabsPerSplit; ++ls) {
-        const int slab = k_group * kSlabsPerSplit + ls;  // 16-row slab within the BK step
-        const int k_slab = kt * kBK + slab * 16;         // its first global k
+        for (int ls = 0; ls < kSlabsPerSplit; ++ls) {
+          const int slab = k_group * kSlabsPerSplit + ls;  // 16-row slab within the BK step
+          const int k_slab = kt * kBK + slab * 16;         // its first global k
 
-        if constexpr (group_blocks > 0) {
-          // A slab never straddles groups: groups are whole multiples of 16 rows.
+          if constexpr (group_blocks > 0) {
+            // A slab never straddles groups: groups are whole multiples of 16 rows.
+#pragma unroll
+            for (int j = 0; j < kTN; ++j) {
+              group_params(k_slab / (16 * group_blocks), cols[j], scale[j], zscale[j]);
+            }
+          }
+
+          uint32_t words[kTN][kW];
 #pragma unroll
           for (int j = 0; j < kTN; ++j) {
-            group_params(k_slab / (16 * group_blocks), cols[j], scale[j], zscale[j]);
+            const uint32_t* p = b_tile + slab * kSlabWords + (col_group + kColGroups * j) * kW;
+            if constexpr (kW == 4) {
+              const uint4 v = *reinterpret_cast<const uint4*>(p);
+              words[j][0] = v.x, words[j][1] = v.y, words[j][2] = v.z, words[j][3] = v.w;
+            } else {
+              static_assert(kW == 2, "4- or 8-bit weights");
+              const uint2 v = *reinterpret_cast<const uint2*>(p);
+              words[j][0] = v.x, words[j][1] = v.y;
+            }
           }
-        }
-
-        uint32_t words[kTN][kW];
-#pragma unroll
-        for (int j = 0; j < kTN; ++j) {
-          const uint32_t* p = b_tile + slab * kSlabWords + (col_group + kColGroups * j) * kW;
-          if constexpr (kW == 4) {
-            const uint4 v = *reinterpret_cast<const uint4*>(p);
-            words[j][0] = v.x, words[j][1] = v.y, words[j][2] = v.z, words[j][3] = v.w;
-          } else {
-            static_assert(kW == 2, "4- or 8-bit weights");
-            const uint2 v = *reinterpret_cast<const uint2*>(p);
-            words[j][0] = v.x, words[j][1] = v.y;
-          }
-        }
 
 #pragma unroll
-        for (int wi = 0; wi < kW; ++wi) {
-          const int k_word = slab * 16 + wi * kPack;  // first k of this word, within the tile
-          float w[kTN][kPack];
+          for (int wi = 0; wi < kW; ++wi) {
+            const int k_word = slab * 16 + wi * kPack;  // first k of this word, within the tile
+            float w[kTN][kPack];
 #pragma unroll
-          for (int j = 0; j < kTN; ++j) ::marlin::decode_weight_word<b_type_id>(words[j][wi], w[j]);
+            for (int j = 0; j < kTN; ++j)
+              ::marlin::decode_weight_word<b_type_id>(words[j][wi], w[j]);
 
-          if constexpr (kActOrder) {
-            // Every row has its own group: g_idx[k].
+            if constexpr (kActOrder) {
+              // Every row has its own group: g_idx[k].
 #pragma unroll
-            for (int i = 0; i < kPack; ++i) {
-              const int group = __ldg(g_idx + kt * kBK + k_word + i);
+              for (int i = 0; i < kPack; ++i) {
+                const int group = __ldg(g_idx + kt * kBK + k_word + i);
+#pragma unroll
+                for (int j = 0; j < kTN; ++j) {
+                  float s, zs;
+                  group_params(group, cols[j], s, zs);
+                  w[j][i] = fmaf(w[j][i], s, -zs);
+                }
+              }
+            } else {
 #pragma unroll
               for (int j = 0; j < kTN; ++j) {
-                float s, zs;
-                group_params(group, cols[j], s, zs);
-                w[j][i] = fmaf(w[j][i], s, -zs);
+#pragma unroll
+                for (int i = 0; i < kPack; ++i) w[j][i] = fmaf(w[j][i], scale[j], -zscale[j]);
               }
             }
-          } else {
-#pragma unroll
-            for (int j = 0; j < kTN; ++j) {
-#pragma unroll
-              for (int i = 0; i < kPack; ++i) w[j][i] = fmaf(w[j][i], scale[j], -zscale[j]);
-            }
-          }
 
 #pragma unroll
-          for (int m = 0; m < kTM; ++m) {
-            float a[kPack];
-            ::marlin::load_activations<a_type_id, kPack>(
-                a_tile + (row_group * kTM + m) * kARowBytes + k_word * kABytes, a);
+            for (int m = 0; m < kRows; ++m) {
+              float a[kPack];
+              ::marlin::load_activations<a_type_id, kPack>(
+                  a_tile + (row_group * kTM + m) * kARowBytes + k_word * kABytes, a);
 #pragma unroll
-            for (int j = 0; j < kTN; ++j) {
+              for (int j = 0; j < kTN; ++j) {
 #pragma unroll
-              for (int i = 0; i < kPack; ++i) acc[m][j] = fmaf(a[i], w[j][i], acc[m][j]);
+                for (int i = 0; i < kPack; ++i) acc[m][j] = fmaf(a[i], w[j][i], acc[m][j]);
+              }
             }
           }
         }
       }
+    };
+    // Decode tiles (8 rows, M < 8): compute only the rows that exist, rounded up to 1, 2 or 4.
+    // Block-uniform when one row group spans the tile (the decode configs); other tiles always
+    // take the full path.
+    if constexpr (m_block_size_8 && kTM == 8) {
+      const int active_rows = tile_rows - row_group * kTM;
+      if (active_rows <= 1) {
+        main_loop(detail::IntConst<1>{});
+      } else if (active_rows <= 2) {
+        main_loop(detail::IntConst<2>{});
+      } else if (active_rows <= 4) {
+        main_loop(detail::IntConst<4>{});
+      } else {
+        main_loop(detail::IntConst<kTM>{});
+      }
+    } else {
+      main_loop(detail::IntConst<kTM>{});
     }
 
     // Drain the (empty) trailing groups and let every thread finish reading the ring before it
