@@ -109,25 +109,35 @@ int find_kernel(const KernelTable& table, const KernelConfig& config) {
   return find_kernel_index(table.configs, table.size, config);
 }
 
-WorkspaceLayout workspace_layout(int64_t size_m, int64_t size_k, int a_elem_bytes,
+int max_split_k(int64_t size_m, int64_t size_n) {
+  if (size_m <= 0 || size_n <= 0 || size_m > kSplitKMaxRows) return 1;
+  const int64_t slice = size_m * size_n * 4;  // one fp32 partial of the whole output
+  const int64_t fit = kSplitKScratchBytes / slice;
+  return fit < 2 ? 1 : static_cast<int>(std::min<int64_t>(fit, kMaxSplitK));
+}
+
+WorkspaceLayout workspace_layout(int64_t size_m, int64_t size_n, int64_t size_k, int a_elem_bytes,
                                  bool has_act_order) {
   WorkspaceLayout layout;
   layout.locks_offset = 0;
   layout.locks_bytes = kLocksBytes;
-  // 256-byte offset keeps the permuted A as aligned as cudaMalloc's own allocations.
+  // 256-byte offsets keep the permuted A and C_tmp as aligned as cudaMalloc's own allocations.
   layout.a_perm_offset = round_up(layout.locks_offset + layout.locks_bytes, 256);
   layout.a_perm_bytes = has_act_order ? round_up(size_m * size_k * a_elem_bytes, 16) : 0;
-  layout.total_bytes = layout.a_perm_offset + layout.a_perm_bytes;
+  layout.c_tmp_offset = round_up(layout.a_perm_offset + layout.a_perm_bytes, 256);
+  const int splits = max_split_k(size_m, size_n);
+  layout.c_tmp_bytes = splits > 1 ? splits * size_m * size_n * 4 : 0;
+  layout.total_bytes = layout.c_tmp_bytes > 0 ? layout.c_tmp_offset + layout.c_tmp_bytes
+                                              : layout.a_perm_offset + layout.a_perm_bytes;
   return layout;
 }
 
 int64_t gemm_workspace_bytes(int64_t size_m, int64_t size_n, int64_t size_k, int64_t a_type,
                              bool has_act_order) {
-  (void)size_n;  // no split-K in v1: the workspace does not grow with N
   if (size_m < 0 || size_k < 0 || size_n < 0) return -1;
   if (!is_16bit_activation(a_type) && !is_8bit_activation(a_type)) return -1;
   const int elem = is_16bit_activation(a_type) ? 2 : 1;
-  return workspace_layout(size_m, size_k, elem, has_act_order).total_bytes;
+  return workspace_layout(size_m, size_n, size_k, elem, has_act_order).total_bytes;
 }
 
 Status validate_gemm_args(const GemmArgs& args, GemmProblem* problem) {
@@ -334,7 +344,7 @@ Status validate_gemm_args(const GemmArgs& args, GemmProblem* problem) {
   p.has_bias = args.b_bias != nullptr;
 
   // --- workspace
-  const WorkspaceLayout layout = workspace_layout(p.m, p.k, p.a_elem_bytes, p.act_order);
+  const WorkspaceLayout layout = workspace_layout(p.m, p.n, p.k, p.a_elem_bytes, p.act_order);
   if (args.workspace == nullptr) {
     return InvalidArgument(
         format("workspace is NULL: this call needs %lld bytes "
@@ -485,6 +495,33 @@ Status explain_failure(const GemmProblem& p, const DeviceLimits& device, const R
 
 }  // namespace
 
+int choose_split_k(const GemmProblem& p, const DeviceLimits& device, const ExecPass& pass) {
+  // Only a single-launch problem (the workspace's C_tmp holds M x N partials), one ticket per
+  // tile in the locks.
+  if (pass.row_begin != 0 || pass.rows != p.m || pass.tiles <= 0 || device.num_sms <= 0 ||
+      pass.tiles > kLocksBytes / 4) {
+    return 1;
+  }
+  const int64_t k_steps = p.k / (16 * pass.config.thread_k_blocks);
+  const int64_t max_splits = std::min<int64_t>(k_steps / kMinStepsPerSplit, max_split_k(p.m, p.n));
+  // Blocks that share an SM share its issue slots, so the time of a launch goes with the BK steps
+  // of its busiest SM: ceil(tiles * S / #SMs) work items of ceil(steps / S) steps each, plus about
+  // one step for the reduction through C_tmp. Fewest splits on ties.
+  int best = 1;
+  int64_t best_cost = ceil_div(pass.tiles, device.num_sms) * k_steps;
+  for (int64_t s = 2; s <= max_splits; ++s) {
+    // Tiles of 16+ rows hold 16 x 4 accumulators per thread and fit few blocks per SM: measured
+    // slower once an SM gets a second work item (docs/benchmarks.md run 3), so one per SM.
+    if (!pass.config.m_block_size_8 && pass.tiles * s > device.num_sms) break;
+    const int64_t cost = ceil_div(pass.tiles * s, device.num_sms) * ceil_div(k_steps, s) + 1;
+    if (cost < best_cost) {
+      best_cost = cost;
+      best = static_cast<int>(s);
+    }
+  }
+  return best;
+}
+
 Status choose_exec_config(const GemmProblem& p, const DeviceLimits& device,
                           const KernelTable& table, std::vector<ExecPass>* passes) {
   passes->clear();
@@ -541,6 +578,7 @@ Status choose_exec_config(const GemmProblem& p, const DeviceLimits& device,
     pass.shared_mem_bytes = chosen_smem;
     const int bm = chosen.m_block_size_8 ? 8 : 16 * chosen.thread_m_blocks;
     pass.tiles = ceil_div(split, bm) * (p.n / (16 * chosen.thread_n_blocks));
+    pass.splits = choose_split_k(p, device, pass);
     passes->push_back(pass);
     row += split;
   }

@@ -56,18 +56,30 @@ struct GemmProblem {
   int c_elem_bytes = 2;
 };
 
-// Where gemm() puts its scratch inside the caller's workspace. Locks come first (the kernel
-// parameter exists for upstream compatibility; v1 kernels leave them untouched), then the
-// act-order copy of A.
+// Where gemm() puts its scratch inside the caller's workspace. Locks come first (split-K tickets,
+// one int32 per output tile; the kernel leaves them at 0 again), then the act-order copy of A,
+// then C_tmp, the split-K partial sums: max_split_k(M, N) slices of fp32 [M, N].
 struct WorkspaceLayout {
   int64_t locks_offset = 0;
   int64_t locks_bytes = 0;
   int64_t a_perm_offset = 0;
   int64_t a_perm_bytes = 0;
+  int64_t c_tmp_offset = 0;
+  int64_t c_tmp_bytes = 0;
   int64_t total_bytes = 0;
 };
-inline constexpr int64_t kLocksBytes = 4096;  // 1024 int32: one per SM on any current GPU
-WorkspaceLayout workspace_layout(int64_t size_m, int64_t size_k, int a_elem_bytes,
+inline constexpr int64_t kLocksBytes = 4096;  // 1024 int32: one per output tile when split
+// Split-K (design.md section 10): only problems of at most kSplitKMaxRows rows (one launch), at
+// most kMaxSplitK splits, and C_tmp of at most kSplitKScratchBytes.
+inline constexpr int64_t kSplitKMaxRows = 64;
+inline constexpr int kMaxSplitK = 8;
+inline constexpr int64_t kSplitKScratchBytes = int64_t{8} << 20;
+// Fewest BK steps per split (the ring keeps stages - 1 steps in flight).
+inline constexpr int64_t kMinStepsPerSplit = 4;
+// The most splits the workspace of an M x N problem has room for (1: no split-K). Depends only
+// on the shape, so that marlin_gemm_workspace_bytes needs no device.
+int max_split_k(int64_t size_m, int64_t size_n);
+WorkspaceLayout workspace_layout(int64_t size_m, int64_t size_n, int64_t size_k, int a_elem_bytes,
                                  bool has_act_order);
 
 // Every check that needs no GPU: types, sizes, strides, alignment, optional-argument
@@ -87,7 +99,13 @@ struct ExecPass {
   KernelConfig config{};
   int shared_mem_bytes = 0;
   int64_t tiles = 0;  // output tiles of this pass; the launch uses min(tiles, resident blocks)
+  int splits = 1;     // split-K: S >= 2 launches exactly tiles * S blocks, partials in C_tmp
 };
+
+// Split-K count for one pass (1 = none): the S that minimises the BK steps of the busiest SM,
+// ceil(tiles * S / #SMs) * ceil(steps / S) (+1 for the reduction when S >= 2), with S at most
+// steps / kMinStepsPerSplit and max_split_k(M, N); for tiles of 16+ rows also tiles * S <= #SMs.
+int choose_split_k(const GemmProblem& problem, const DeviceLimits& device, const ExecPass& pass);
 
 // Upstream's M loop and thread-config priority lists over `table` (see exec_config.cc).
 Status choose_exec_config(const GemmProblem& problem, const DeviceLimits& device,

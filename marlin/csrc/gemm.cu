@@ -108,7 +108,7 @@ Status prepare_kernel(const DeviceLimits& device, const ExecPass& pass, int* blo
 }
 
 Status launch_pass(const GemmArgs& args, const GemmProblem& p, const DeviceLimits& device,
-                   const ExecPass& pass, const void* a_base, int64_t lda, int* locks,
+                   const ExecPass& pass, const void* a_base, int64_t lda, int* locks, float* c_tmp,
                    cudaStream_t stream) {
   int blocks_per_sm = 1;
   Status status = prepare_kernel(device, pass, &blocks_per_sm);
@@ -120,7 +120,8 @@ Status launch_pass(const GemmArgs& args, const GemmProblem& p, const DeviceLimit
   const int4* B = static_cast<const int4*>(args.b_q_weight);
   int4* C =
       reinterpret_cast<int4*>(static_cast<char*>(args.c) + pass.row_begin * p.n * p.c_elem_bytes);
-  float* C_tmp = nullptr;  // no split-K in v1
+  // Split-K: C_tmp set and exactly tiles * splits blocks (launch contract); else neither.
+  float* C_tmp = pass.splits > 1 ? c_tmp : nullptr;
   const int4* b_bias_ptr = static_cast<const int4*>(args.b_bias);
   const float* a_scales_ptr = args.a_scales != nullptr ? args.a_scales + pass.row_begin : nullptr;
   const int4* scales_ptr = static_cast<const int4*>(args.b_scales);
@@ -158,7 +159,9 @@ Status launch_pass(const GemmArgs& args, const GemmProblem& p, const DeviceLimit
                     &max_shared_mem};
 
   const int64_t resident = static_cast<int64_t>(device.num_sms) * blocks_per_sm;
-  const unsigned grid = static_cast<unsigned>(std::max<int64_t>(1, std::min(pass.tiles, resident)));
+  const unsigned grid =
+      static_cast<unsigned>(pass.splits > 1 ? pass.tiles * pass.splits
+                                            : std::max<int64_t>(1, std::min(pass.tiles, resident)));
   const cudaError_t error = cudaLaunchKernel(
       reinterpret_cast<const void*>(generated::kKernelFns[pass.kernel_index]), dim3(grid),
       dim3(pass.config.threads), params, static_cast<size_t>(pass.shared_mem_bytes), stream);
@@ -210,9 +213,10 @@ Status gemm_impl(const GemmArgs& args) {
   if (!status.ok()) return status;
 
   cudaStream_t stream = static_cast<cudaStream_t>(args.stream);
-  const WorkspaceLayout layout = workspace_layout(p.m, p.k, p.a_elem_bytes, p.act_order);
+  const WorkspaceLayout layout = workspace_layout(p.m, p.n, p.k, p.a_elem_bytes, p.act_order);
   char* workspace = static_cast<char*>(args.workspace);
   int* locks = reinterpret_cast<int*>(workspace + layout.locks_offset);
+  float* c_tmp = reinterpret_cast<float*>(workspace + layout.c_tmp_offset);
   const void* a_base = args.a;
   int64_t lda = p.lda;
   if (p.act_order) {
@@ -223,7 +227,7 @@ Status gemm_impl(const GemmArgs& args) {
     lda = p.k;
   }
   for (const ExecPass& pass : passes) {
-    status = launch_pass(args, p, device, pass, a_base, lda, locks, stream);
+    status = launch_pass(args, p, device, pass, a_base, lda, locks, c_tmp, stream);
     if (!status.ok()) return status;
   }
   return Status::Ok();

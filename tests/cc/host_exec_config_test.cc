@@ -147,6 +147,68 @@ void test_small_m() {
   if (passes.size() == 1) expect_pass(passes[0], 0, 5, 128, 1, 8, 4, true);
 }
 
+void test_split_k() {
+  FakeTable table(scheme_kernels(kF16, kU4B8, kF16, kF16, {-1, 8}, 4));
+  std::vector<ExecPass> passes;
+  // M=1, 4096x4096: 64 tiles on 132 SMs, 32 BK steps. S = 2 puts one work item of 16 steps on
+  // 128 SMs (cost 16 + 1 vs 32); S = 4 (2 items of 8) and 8 tie, the fewest splits win.
+  auto status = marlin::choose_exec_config(problem(1, 4096, 4096), h100(), table.view, &passes);
+  EXPECT_STATUS(status, Code::kOk, "", "split m=1");
+  if (passes.size() == 1) EXPECT_EQ(passes[0].splits, 2);
+  // K = 28672 (224 steps), N = 8192 (64 tiles of 128 columns): 2 splits too.
+  status = marlin::choose_exec_config(problem(1, 8192, 28672), h100(), table.view, &passes);
+  if (passes.size() == 1) {
+    EXPECT_EQ(passes[0].tiles, 64);
+    EXPECT_EQ(passes[0].splits, 2);
+  }
+  // Short K bounds the splits: 8 BK steps of 128 -> at most 2 splits of 4 steps.
+  status = marlin::choose_exec_config(problem(1, 4096, 1024), h100(), table.view, &passes);
+  if (passes.size() == 1) EXPECT_EQ(passes[0].splits, 2);
+  status = marlin::choose_exec_config(problem(1, 4096, 512), h100(), table.view, &passes);
+  if (passes.size() == 1) EXPECT_EQ(passes[0].splits, 1);
+  // Few tiles: capped by kMaxSplitK (and by max_split_k of the workspace).
+  status = marlin::choose_exec_config(problem(1, 1024, 8192), h100(), table.view, &passes);
+  if (passes.size() == 1) {
+    EXPECT_EQ(passes[0].tiles, 16);
+    EXPECT_EQ(passes[0].splits, marlin::kMaxSplitK);
+  }
+  // More tiles than SMs (4096x22016, M=1: 172 tiles, 2 waves of 32 steps = 64): S = 3 gives
+  // 4 waves of 11 steps (45).
+  status = marlin::choose_exec_config(problem(1, 22016, 4096), h100(), table.view, &passes);
+  if (passes.size() == 1) {
+    EXPECT_EQ(passes[0].tiles, 172);
+    EXPECT_EQ(passes[0].splits, 3);
+  }
+  // M = 64: the occupancy switch gives 64 tiles of 64 x 64, 32 BK steps -> 2 splits.
+  status = marlin::choose_exec_config(problem(64, 4096, 4096), h100(), table.view, &passes);
+  if (passes.size() == 1) {
+    EXPECT_EQ(passes[0].tiles, 64);
+    EXPECT_EQ(passes[0].splits, 2);
+  }
+  // 16-row tiles: at most one work item per SM. M = 16, 4096x12288: 96 tiles -> no split;
+  // 28672x8192: 64 tiles -> 2 splits (128 items).
+  status = marlin::choose_exec_config(problem(16, 12288, 4096), h100(), table.view, &passes);
+  if (passes.size() == 1) {
+    EXPECT_EQ(passes[0].tiles, 96);
+    EXPECT_EQ(passes[0].splits, 1);
+  }
+  status = marlin::choose_exec_config(problem(16, 8192, 28672), h100(), table.view, &passes);
+  if (passes.size() == 1) {
+    EXPECT_EQ(passes[0].tiles, 64);
+    EXPECT_EQ(passes[0].splits, 2);
+  }
+  // 8-row tiles may share an SM: M = 1, 4096x12288 (96 tiles) -> 4 splits, 384 items.
+  status = marlin::choose_exec_config(problem(1, 12288, 4096), h100(), table.view, &passes);
+  if (passes.size() == 1) EXPECT_EQ(passes[0].splits, 4);
+  EXPECT_EQ(marlin::max_split_k(64, 4096), 8);
+  EXPECT_EQ(marlin::max_split_k(64, 8192), 4);
+  EXPECT_EQ(marlin::max_split_k(64, 28672), 1);
+  EXPECT_EQ(marlin::max_split_k(65, 64), 1);
+  // Several launches (M > 64): never split; the workspace has no C_tmp for them.
+  status = marlin::choose_exec_config(problem(200, 4096, 4096), h100(), table.view, &passes);
+  for (const ExecPass& pass : passes) EXPECT_EQ(pass.splits, 1);
+}
+
 void test_m_loop() {
   FakeTable table(scheme_kernels(kF16, kU4B8, kF16, kF16, {-1, 8}, 4));
   std::vector<ExecPass> passes;
@@ -291,6 +353,7 @@ void test_scheme_for() {
 int main() {
   test_find_kernel();
   test_small_m();
+  test_split_k();
   test_m_loop();
   test_retry_fewer_m_blocks();
   test_missing_kernel_messages();

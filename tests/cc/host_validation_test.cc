@@ -35,7 +35,7 @@ GemmArgs valid_args() {
   g.s_type = marlin::kFloat16.id();
   g.num_groups = 32;
   g.workspace = fake(0x50000000);
-  g.workspace_bytes = 1 << 20;
+  g.workspace_bytes = 1 << 22;  // 2 MiB of it is split-K C_tmp (8 x 16 x 4096 fp32)
   g.size_m = 16;
   g.size_n = 4096;
   g.size_k = 4096;
@@ -245,7 +245,7 @@ void test_bad_gemm_args() {
       kBad, "MXFP4 (b_type kFE2M1f, s_type kFE8M0fnu) uses groups of 32");
   check(
       "workspace null", [](GemmArgs& g) { g.workspace = nullptr; }, kBad,
-      "workspace is NULL: this call needs 4096 bytes");
+      "workspace is NULL: this call needs 2101248 bytes");
   check(
       "workspace small",
       [](GemmArgs& g) {
@@ -253,7 +253,7 @@ void test_bad_gemm_args() {
         g.perm = fake<const int32_t>(0x61000000);
         g.workspace_bytes = 4096;
       },
-      kBad, "workspace is too small: 4096 bytes given, this call needs 135168");
+      kBad, "workspace is too small: 4096 bytes given, this call needs 2232320");
   check(
       "c overlaps a", [](GemmArgs& g) { g.c = fake(0x10000000 + 4096); }, kBad, "c overlaps a");
   check(
@@ -261,10 +261,21 @@ void test_bad_gemm_args() {
 }
 
 void test_workspace_bytes() {
-  EXPECT_EQ(marlin::gemm_workspace_bytes(16, 4096, 4096, marlin::kFloat16.id(), false), 4096);
+  // locks (4096) [+ act-order A] + split-K C_tmp: max_split_k(16, 4096) = 8 fp32 [16, 4096].
+  const int64_t c_tmp = 8 * 16 * 4096 * 4;
+  EXPECT_EQ(marlin::gemm_workspace_bytes(16, 4096, 4096, marlin::kFloat16.id(), false),
+            4096 + c_tmp);
   EXPECT_EQ(marlin::gemm_workspace_bytes(16, 4096, 4096, marlin::kFloat16.id(), true),
-            4096 + 16 * 4096 * 2);
-  EXPECT_EQ(marlin::gemm_workspace_bytes(16, 4096, 4096, marlin::kS8.id(), true), 4096 + 16 * 4096);
+            4096 + 16 * 4096 * 2 + c_tmp);
+  EXPECT_EQ(marlin::gemm_workspace_bytes(16, 4096, 4096, marlin::kS8.id(), true),
+            4096 + 16 * 4096 + c_tmp);
+  // No C_tmp past kSplitKMaxRows rows, or when two partials of M x N exceed the 8 MiB budget.
+  EXPECT_EQ(marlin::gemm_workspace_bytes(65, 4096, 4096, marlin::kFloat16.id(), false), 4096);
+  EXPECT_EQ(marlin::gemm_workspace_bytes(64, 28672, 8192, marlin::kFloat16.id(), false), 4096);
+  // The budget bounds the splits: 64 x 8192 fp32 = 2 MiB per partial -> 4 partials.
+  EXPECT_EQ(marlin::gemm_workspace_bytes(64, 8192, 8192, marlin::kFloat16.id(), false),
+            4096 + 4 * 64 * 8192 * 4);
+  EXPECT_EQ(marlin::gemm_workspace_bytes(0, 4096, 4096, marlin::kFloat16.id(), false), 4096);
   EXPECT_EQ(marlin::gemm_workspace_bytes(16, 4096, 4096, marlin::kU4.id(), true), -1);
   EXPECT_EQ(marlin::gemm_workspace_bytes(-1, 4096, 4096, marlin::kFloat16.id(), true), -1);
 }

@@ -9,6 +9,11 @@
 //   - each thread dequantizes the weights of its 4 columns in fp32 (code, zero point, scale) and
 //     accumulates rows_per_thread x 4 outputs with fp32 FMAs; thread groups that split a BK step
 //     are summed through shared memory once per tile;
+//   - split-K (host's choice, launch contract): with C_tmp set and gridDim.x = S * tiles, S >= 2,
+//     block b computes split b / tiles of tile b % tiles (a contiguous run of BK steps), writes its
+//     fp32 partial to C_tmp[split][row][n] and takes a ticket in locks[tile]; the last of the S
+//     blocks to arrive sums the S partials in split order (deterministic), resets the ticket to 0
+//     and runs the epilogue. Otherwise (S = 1) nothing touches C_tmp or locks;
 //   - epilogue: per-row activation scale, NVFP4 global scale, bias, one rounding to the c type.
 // Tile geometry and the shared-memory size come from kernel_config.h, shared with the host.
 #pragma once
@@ -127,8 +132,7 @@ __global__ void __launch_bounds__(threads) Marlin(MARLIN_KERNEL_PARAMS) {
   constexpr bool kHasGlobalScale = s_type_id == kFE4M3fn.id();
   static_assert(kARowBytes % 16 == 0 && kSlabWords % 4 == 0, "tiles must be 16-byte rows");
 
-  (void)C_tmp, (void)locks, (void)use_atomic_add, (void)use_fp32_reduce, (void)max_shared_mem,
-      (void)num_groups;
+  (void)use_atomic_add, (void)use_fp32_reduce, (void)max_shared_mem, (void)num_groups;
 
   extern __shared__ int4 smem_raw[];  // int4: 16-byte alignment for the copies
   uint8_t* const smem = reinterpret_cast<uint8_t*>(smem_raw);
@@ -142,6 +146,12 @@ __global__ void __launch_bounds__(threads) Marlin(MARLIN_KERNEL_PARAMS) {
   const int n_tiles = prob_n / kBN;
   const int k_tiles = prob_k / kBK;
   const int num_tiles = m_tiles * n_tiles;
+  // Split-K is on when the host passes C_tmp and launches S >= 2 blocks per tile (exactly S * tiles
+  // blocks); S = 1 is the plain persistent walk over the tiles.
+  const int splits = (C_tmp != nullptr && static_cast<int>(gridDim.x) >= 2 * num_tiles)
+                         ? static_cast<int>(gridDim.x) / num_tiles
+                         : 1;
+  const int num_items = num_tiles * splits;
   const int64_t b_row_words = static_cast<int64_t>(prob_n) * kW;
 
   const uint8_t* const a_bytes = reinterpret_cast<const uint8_t*>(A);
@@ -165,7 +175,12 @@ __global__ void __launch_bounds__(threads) Marlin(MARLIN_KERNEL_PARAMS) {
   };
 
 #pragma unroll 1
-  for (int tile = blockIdx.x; tile < num_tiles; tile += gridDim.x) {
+  for (int item = blockIdx.x; item < num_items; item += gridDim.x) {
+    const int tile = item % num_tiles;
+    const int split = item / num_tiles;
+    // This split's BK steps: [kt_begin, kt_end), all of K when splits == 1.
+    const int kt_begin = static_cast<int>(static_cast<int64_t>(k_tiles) * split / splits);
+    const int kt_end = static_cast<int>(static_cast<int64_t>(k_tiles) * (split + 1) / splits);
     const int m0 = (tile % m_tiles) * kBM;
     const int n0 = (tile / m_tiles) * kBN;
     const int tile_rows = min(kBM, prob_m - m0);
@@ -224,8 +239,8 @@ __global__ void __launch_bounds__(threads) Marlin(MARLIN_KERNEL_PARAMS) {
     // Prologue: stages - 1 steps in flight. One commit per step, even when empty, so that
     // wait_group<stages - 2> below always means "step kt has landed".
 #pragma unroll 1
-    for (int kt = 0; kt < stages - 1; ++kt) {
-      if (kt < k_tiles) load_stage(kt);
+    for (int kt = kt_begin; kt < kt_begin + stages - 1; ++kt) {
+      if (kt < kt_end) load_stage(kt);
       detail::copy_commit();
     }
 
@@ -235,12 +250,12 @@ __global__ void __launch_bounds__(threads) Marlin(MARLIN_KERNEL_PARAMS) {
       constexpr int kRows = decltype(rows_c)::value;
       static_assert(kRows >= 1 && kRows <= kTM, "rows per thread");
 #pragma unroll 1
-      for (int kt = 0; kt < k_tiles; ++kt) {
+      for (int kt = kt_begin; kt < kt_end; ++kt) {
         detail::copy_wait<stages - 2>();
         // Makes step kt visible to all threads, and ensures nobody still reads the slot refilled
         // next (it held step kt - 1).
         __syncthreads();
-        if (kt + stages - 1 < k_tiles) load_stage(kt + stages - 1);
+        if (kt + stages - 1 < kt_end) load_stage(kt + stages - 1);
         detail::copy_commit();
 
         const uint8_t* const a_tile = smem + (kt % stages) * kStageBytes;
@@ -368,7 +383,55 @@ __global__ void __launch_bounds__(threads) Marlin(MARLIN_KERNEL_PARAMS) {
       }
     }
 
-    if (k_group == 0) {
+    bool write_c = true;
+    if (splits > 1) {
+      // Publish this split's partial tile, then take a ticket; the last split to arrive reduces.
+      if (k_group == 0) {
+#pragma unroll
+        for (int m = 0; m < kTM; ++m) {
+          const int row = m0 + row_group * kTM + m;
+          if (row < prob_m) {
+            float* const dst = C_tmp + (static_cast<int64_t>(split) * prob_m + row) * prob_n;
+#pragma unroll
+            for (int j = 0; j < kTN; ++j) dst[cols[j]] = acc[m][j];
+          }
+        }
+      }
+      __threadfence();
+      __syncthreads();
+      bool last = false;
+      if (tid == 0) {
+        last = atomicAdd(locks + tile, 1) == splits - 1;
+        if (last) atomicExch(locks + tile, 0);  // every split has arrived: ready for the next call
+      }
+      // Barrier and broadcast in one, without static shared memory (the dynamic size may be the
+      // whole 48 KiB that needs no opt-in).
+      write_c = __syncthreads_or(last) != 0;
+      if (write_c) {
+        __threadfence();
+        if (k_group == 0) {
+          // Sum in split order (0, 1, ..., S-1): the same bits whichever split arrives last.
+          // Split-outer, so each step issues all of this thread's loads at once.
+#pragma unroll 1
+          for (int sp = 0; sp < splits; ++sp) {
+            const float* const part = C_tmp + static_cast<int64_t>(sp) * prob_m * prob_n;
+#pragma unroll
+            for (int m = 0; m < kTM; ++m) {
+              const int row = m0 + row_group * kTM + m;
+              if (row < prob_m) {
+#pragma unroll
+                for (int j = 0; j < kTN; ++j) {
+                  const float v = __ldcg(part + static_cast<int64_t>(row) * prob_n + cols[j]);
+                  acc[m][j] = sp == 0 ? v : acc[m][j] + v;
+                }
+              }
+            }
+          }
+        }
+      }
+    }
+
+    if (k_group == 0 && write_c) {
       unsigned short* const c_out = reinterpret_cast<unsigned short*>(C);
       float bias[kTN];
 #pragma unroll
