@@ -25,6 +25,12 @@ import sys
 from absl import app
 from absl import flags
 
+# Run as `python3 tools/bzl_doc.py`, the repository root is not on sys.path; under Bazel it is.
+# Either way the shared file writer imports as tools.marlin_gen, like the kernel generator's shim.
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+from tools.marlin_gen.render import write_if_changed  # noqa: E402
+
 RULES_PAGE = "docs/rules.md"
 FLAGS_PAGE = "docs/flags.md"
 PAGES = (RULES_PAGE, FLAGS_PAGE)
@@ -672,21 +678,6 @@ def bzl_files(root: str, top: str = "marlin") -> list:
 def pages(root: str) -> dict:
     """{repository-relative path: content} of both generated pages."""
     return {RULES_PAGE: render_rules_page(root), FLAGS_PAGE: render_flags_page(root)}
-
-
-def write_if_changed(path: str, content: str) -> bool:
-    """Writes `content` to `path` unless it already holds exactly that; True if written."""
-    data = content.encode("utf-8")
-    try:
-        with open(path, "rb") as f:
-            if f.read() == data:
-                return False
-    except FileNotFoundError:
-        pass
-    os.makedirs(os.path.dirname(path) or ".", exist_ok=True)
-    with open(path, "wb") as f:
-        f.write(data)
-    return True
 
 
 def repository_root() -> str:
