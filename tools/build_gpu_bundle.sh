@@ -35,7 +35,7 @@ strip --strip-unneeded "${out}/libmarlin.so"
 cp -r python "${out}/python"
 cp -r tests/gpu "${out}/tests/gpu"
 cp tests/cc/host_gpu_smoke.py "${out}/tests/cc/"
-cp benchmarks/gemm_bench.py "${out}/benchmarks/"
+cp benchmarks/*.py "${out}/benchmarks/"
 find "${out}" -name __pycache__ -prune -exec rm -rf {} +
 cat > "${out}/run_gpu_tests.sh" <<'RUN'
 #!/usr/bin/env bash

@@ -85,40 +85,65 @@ int marlin_kernel_info(int i, int64_t out12[12]) {
   });
 }
 
+namespace {
+
+int run_gemm(const marlin_gemm_args* args, const marlin::ExecOverride* exec_override) {
+  if (args == nullptr) return invalid("marlin_gemm: args is NULL");
+  if (!check_struct_size(args->struct_size, sizeof(marlin_gemm_args), "marlin_gemm_args")) {
+    return MARLIN_ERR_INVALID_ARGUMENT;
+  }
+  marlin::GemmArgs g;
+  g.a = args->a;
+  g.lda = args->lda;
+  g.a_type = args->a_type;
+  g.c = args->c;
+  g.c_type = args->c_type;
+  g.b_q_weight = args->b_q_weight;
+  g.b_type = args->b_type;
+  g.b_scales = args->b_scales;
+  g.s_type = args->s_type;
+  g.num_groups = args->num_groups;
+  g.b_zeros = args->b_zeros;
+  g.b_bias = args->b_bias;
+  g.a_scales = args->a_scales;
+  g.global_scale = args->global_scale;
+  g.g_idx = args->g_idx;
+  g.perm = args->perm;
+  g.workspace = args->workspace;
+  g.workspace_bytes = args->workspace_bytes;
+  g.size_m = args->size_m;
+  g.size_n = args->size_n;
+  g.size_k = args->size_k;
+  g.is_k_full = args->is_k_full != 0;
+  g.use_atomic_add = args->use_atomic_add != 0;
+  g.use_fp32_reduce = args->use_fp32_reduce != 0;
+  g.is_zp_float = args->is_zp_float != 0;
+  g.stream = args->stream;
+  g.exec_override = exec_override;
+  return record(marlin::gemm(g));
+}
+
+}  // namespace
+
 int marlin_gemm(const marlin_gemm_args* args) {
+  return guarded([&]() -> int { return run_gemm(args, nullptr); });
+}
+
+int marlin_gemm_with_config(const marlin_gemm_args* args, const marlin_exec_override* config) {
   return guarded([&]() -> int {
-    if (args == nullptr) return invalid("marlin_gemm: args is NULL");
-    if (!check_struct_size(args->struct_size, sizeof(marlin_gemm_args), "marlin_gemm_args")) {
+    if (config == nullptr) return invalid("marlin_gemm_with_config: config is NULL");
+    if (!check_struct_size(config->struct_size, sizeof(marlin_exec_override),
+                           "marlin_exec_override")) {
       return MARLIN_ERR_INVALID_ARGUMENT;
     }
-    marlin::GemmArgs g;
-    g.a = args->a;
-    g.lda = args->lda;
-    g.a_type = args->a_type;
-    g.c = args->c;
-    g.c_type = args->c_type;
-    g.b_q_weight = args->b_q_weight;
-    g.b_type = args->b_type;
-    g.b_scales = args->b_scales;
-    g.s_type = args->s_type;
-    g.num_groups = args->num_groups;
-    g.b_zeros = args->b_zeros;
-    g.b_bias = args->b_bias;
-    g.a_scales = args->a_scales;
-    g.global_scale = args->global_scale;
-    g.g_idx = args->g_idx;
-    g.perm = args->perm;
-    g.workspace = args->workspace;
-    g.workspace_bytes = args->workspace_bytes;
-    g.size_m = args->size_m;
-    g.size_n = args->size_n;
-    g.size_k = args->size_k;
-    g.is_k_full = args->is_k_full != 0;
-    g.use_atomic_add = args->use_atomic_add != 0;
-    g.use_fp32_reduce = args->use_fp32_reduce != 0;
-    g.is_zp_float = args->is_zp_float != 0;
-    g.stream = args->stream;
-    return record(marlin::gemm(g));
+    marlin::ExecOverride o;
+    o.threads = config->threads;
+    o.thread_k = config->thread_k;
+    o.thread_n = config->thread_n;
+    o.thread_m_blocks = config->thread_m_blocks;
+    o.m_block_size_8 = config->m_block_size_8 != 0;
+    o.splits = config->splits;
+    return run_gemm(args, &o);
   });
 }
 

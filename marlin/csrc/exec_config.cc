@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <climits>
+#include <cmath>
 #include <cstdarg>
 #include <cstdint>
 #include <cstdio>
@@ -495,6 +496,11 @@ Status explain_failure(const GemmProblem& p, const DeviceLimits& device, const R
 
 }  // namespace
 
+const DispatchTable& measured_dispatch() {
+  static const DispatchTable table{generated::kDispatchTable, generated::kNumDispatchEntries};
+  return table;
+}
+
 int choose_split_k(const GemmProblem& p, const DeviceLimits& device, const ExecPass& pass) {
   // Only a single-launch problem (the workspace's C_tmp holds M x N partials), one ticket per
   // tile in the locks.
@@ -522,8 +528,85 @@ int choose_split_k(const GemmProblem& p, const DeviceLimits& device, const ExecP
   return best;
 }
 
+namespace {
+
+// The measured entry for a pass of `rows` rows (design.md section 11): this device's SM count,
+// the smallest measured M >= rows (else the largest), the nearest measured (K, N) in log
+// distance. Null when nothing was measured on a GPU with this many SMs.
+const DispatchEntry* measured_entry(const DispatchTable& dispatch, const GemmProblem& p,
+                                    const DeviceLimits& device, int64_t rows) {
+  int64_t m = -1;
+  int64_t largest = -1;
+  for (int i = 0; i < dispatch.size; ++i) {
+    const DispatchEntry& e = dispatch.entries[i];
+    if (e.sms != device.num_sms) continue;
+    largest = std::max<int64_t>(largest, e.m);
+    if (e.m >= rows && (m < 0 || e.m < m)) m = e.m;
+  }
+  if (largest < 0) return nullptr;
+  if (m < 0) m = largest;
+  const DispatchEntry* best = nullptr;
+  double best_distance = 0;
+  for (int i = 0; i < dispatch.size; ++i) {
+    const DispatchEntry& e = dispatch.entries[i];
+    if (e.sms != device.num_sms || e.m != m) continue;
+    const double distance = std::fabs(std::log(static_cast<double>(p.k) / e.k)) +
+                            std::fabs(std::log(static_cast<double>(p.n) / e.n));
+    if (best == nullptr || distance < best_distance) {
+      best = &e;
+      best_distance = distance;
+    }
+  }
+  return best;
+}
+
+// The pass of rows [row, row + split) with the forced exec config.
+Status forced_pass(const GemmProblem& p, const DeviceLimits& device, const KernelTable& table,
+                   const ExecOverride& force, int stages, int64_t row, int64_t split,
+                   ExecPass* pass) {
+  if (force.m_block_size_8 && (split > 8 || force.thread_m_blocks > 1)) {
+    return InvalidArgument(format("forced m_block_size_8 needs passes of <= 8 rows and "
+                                  "thread_m_blocks 1 (pass of %lld rows, thread_m_blocks %d)",
+                                  (long long)split, force.thread_m_blocks));
+  }
+  if (force.thread_m_blocks < 1 || force.thread_m_blocks > 4 || force.splits < 1) {
+    return InvalidArgument(format("forced thread_m_blocks must be 1..4 and splits >= 1 (got %d, %d)",
+                                  force.thread_m_blocks, force.splits));
+  }
+  const ThreadConfig tc{force.thread_k, force.thread_n, force.threads};
+  Rejections why;
+  KernelConfig chosen{};
+  int smem = 0;
+  const int index = try_config(p, device, table, tc, force.thread_m_blocks, force.m_block_size_8,
+                               stages, &why, &chosen, &smem);
+  if (index < 0) return explain_failure(p, device, why);
+  pass->row_begin = row;
+  pass->rows = split;
+  pass->kernel_index = index;
+  pass->config = chosen;
+  pass->shared_mem_bytes = smem;
+  const int bm = chosen.m_block_size_8 ? 8 : 16 * chosen.thread_m_blocks;
+  pass->tiles = ceil_div(split, bm) * (p.n / (16 * chosen.thread_n_blocks));
+  pass->splits = force.splits;
+  if (force.splits > 1) {
+    const int64_t k_steps = p.k / (16 * chosen.thread_k_blocks);
+    if (row != 0 || split != p.m || force.splits > max_split_k(p.m, p.n) ||
+        force.splits > k_steps || pass->tiles > kLocksBytes / 4) {
+      return InvalidArgument(format(
+          "forced splits=%d: needs one pass (M <= 64), at most max_split_k(M, N) = %d splits, at "
+          "most %lld BK steps and at most %lld tiles (this pass: %lld tiles)",
+          force.splits, max_split_k(p.m, p.n), (long long)k_steps, (long long)(kLocksBytes / 4),
+          (long long)pass->tiles));
+    }
+  }
+  return Status::Ok();
+}
+
+}  // namespace
+
 Status choose_exec_config(const GemmProblem& p, const DeviceLimits& device,
-                          const KernelTable& table, std::vector<ExecPass>* passes) {
+                          const KernelTable& table, std::vector<ExecPass>* passes,
+                          const ExecOverride* force, const DispatchTable& dispatch) {
   passes->clear();
   const bool a_16bit = p.a_elem_bytes == 2;
   const int stages = (device.cc_major == 7 && device.cc_minor == 5) ? 2 : 4;
@@ -534,6 +617,41 @@ Status choose_exec_config(const GemmProblem& p, const DeviceLimits& device,
     const int64_t rest = p.m - row;
     const int64_t split = rest >= 64 ? std::min<int64_t>(rest / 64, max_par) * 64 : rest;
     const bool m_block_size_8 = split <= 8 && a_16bit;
+
+    if (force != nullptr) {
+      ExecPass pass;
+      Status status = forced_pass(p, device, table, *force, stages, row, split, &pass);
+      if (!status.ok()) return status;
+      passes->push_back(pass);
+      row += split;
+      continue;
+    }
+
+    // The tensor-core body's exec config comes from measurements when this GPU was measured and
+    // the measured config serves this problem; otherwise from the heuristics below.
+    if (a_16bit && stages > 2) {
+      if (const DispatchEntry* e = measured_entry(dispatch, p, device, split)) {
+        ExecOverride measured;
+        measured.threads = e->threads;
+        measured.thread_k = e->thread_k;
+        measured.thread_n = e->thread_n;
+        measured.thread_m_blocks = e->thread_m_blocks;
+        measured.m_block_size_8 = e->m_block_size_8 && split <= 8;
+        // Fewer splits where the workspace, the BK steps or the tile count cannot take them.
+        ExecPass pass;
+        for (int s = e->splits; s >= 1; --s) {
+          measured.splits = s;
+          if (forced_pass(p, device, table, measured, stages, row, split, &pass).ok()) {
+            passes->push_back(pass);
+            break;
+          }
+        }
+        if (!passes->empty() && passes->back().row_begin == row) {
+          row += split;
+          continue;
+        }
+      }
+    }
 
     Rejections why;
     int index = -1;

@@ -7,6 +7,7 @@
 #include <string>
 #include <vector>
 
+#include "marlin/csrc/dispatch_table.h"
 #include "marlin/gemm.h"
 #include "marlin/kernel_config.h"
 #include "marlin/status.h"
@@ -107,9 +108,23 @@ struct ExecPass {
 // steps / kMinStepsPerSplit and max_split_k(M, N); for tiles of 16+ rows also tiles * S <= #SMs.
 int choose_split_k(const GemmProblem& problem, const DeviceLimits& device, const ExecPass& pass);
 
-// Upstream's M loop and thread-config priority lists over `table` (see exec_config.cc).
+// Measured exec configs (dispatch_table.h, from tools/dispatch_table.py): the entries of one or
+// more GPUs, told apart by SM count.
+struct DispatchTable {
+  const DispatchEntry* entries = nullptr;
+  int size = 0;
+};
+const DispatchTable& measured_dispatch();  // the generated table
+
+// The exec config of each M pass (design.md section 11): for the tensor-core body on a GPU the
+// dispatch table has measurements for, the measured config of the nearest shape when it serves
+// the problem; otherwise upstream's M loop and thread-config priority lists over `table` (see
+// exec_config.cc). With `force` (tuning tools), that exec config for every pass instead, or an
+// error naming why not.
 Status choose_exec_config(const GemmProblem& problem, const DeviceLimits& device,
-                          const KernelTable& table, std::vector<ExecPass>* passes);
+                          const KernelTable& table, std::vector<ExecPass>* passes,
+                          const ExecOverride* force = nullptr,
+                          const DispatchTable& dispatch = measured_dispatch());
 
 // The scheme of design.md section 2 that would contain a kernel with these types and
 // group_blocks, or nullptr when no scheme of the vllm preset does.

@@ -209,7 +209,7 @@ Status gemm_impl(const GemmArgs& args) {
   }
 
   std::vector<ExecPass> passes;
-  status = choose_exec_config(p, device, table, &passes);
+  status = choose_exec_config(p, device, table, &passes, args.exec_override);
   if (!status.ok()) return status;
 
   cudaStream_t stream = static_cast<cudaStream_t>(args.stream);

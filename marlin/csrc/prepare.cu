@@ -1,4 +1,4 @@
-// Weight preparation kernels: checkpoint codes -> rules_marlin layout v1 (design.md section 9).
+// Weight preparation kernels: checkpoint codes -> rules_marlin layout v2 (design.md section 9).
 // One-off work per model, so clarity over speed: one thread per output word.
 #include <cuda_runtime.h>
 
@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "marlin/csrc/cuda_checks.h"
+#include "marlin/layout_v2.h"
 #include "marlin/prepare.h"
 
 namespace marlin {
@@ -57,26 +58,29 @@ __device__ __forceinline__ uint32_t fetch_code(const SourceView& s, int64_t row,
   return (bits >> (slot * s.code_bits)) & ((1u << s.code_bits) - 1u);
 }
 
-// out[r][n*W + w] holds codes k = 16r + w*pack + j (j < pack) of column n at bits j*code_bits.
+// out word o = unit (k-slab, 64-column block) and word inside it; its codes are the unit
+// positions [w * pack, w * pack + pack), LSB first (layout_v2.h).
 __global__ void pack_weights_kernel(SourceView src, const int32_t* __restrict__ perm,
                                     uint32_t* __restrict__ out) {
-  const int pack = 32 / src.code_bits;
-  const int words_per_column = 16 / pack;
-  const int64_t words_per_row = src.cols * words_per_column;
-  const int64_t total = (src.rows / 16) * words_per_row;
+  const int bits = src.code_bits;
+  const int pack = 32 / bits;
+  const int words = unit_words(bits);
+  const int64_t units_per_slab = src.cols / kUnitN;
+  const int64_t total = (src.rows / kUnitK) * units_per_slab * words;
   for (int64_t o = blockIdx.x * static_cast<int64_t>(blockDim.x) + threadIdx.x; o < total;
        o += static_cast<int64_t>(gridDim.x) * blockDim.x) {
-    const int64_t slab = o / words_per_row;
-    const int64_t in_row = o - slab * words_per_row;
-    const int64_t n = in_row / words_per_column;
-    const int w = static_cast<int>(in_row - n * words_per_column);
+    const int64_t unit = o / words;
+    const int w = static_cast<int>(o - unit * words);
+    const int64_t slab = unit / units_per_slab;
+    const int64_t block = unit - slab * units_per_slab;
     uint32_t word = 0;
     for (int j = 0; j < pack; ++j) {
-      const int64_t k = slab * 16 + w * pack + j;
+      const UnitCoord at = unit_coord(w * pack + j, bits);
+      const int64_t k = slab * kUnitK + at.k;
       const int64_t source_k = perm != nullptr ? __ldg(perm + k) : k;
       // perm was checked on the host; the guard only keeps a racing overwrite from faulting.
       if (source_k < 0 || source_k >= src.rows) continue;
-      word |= fetch_code(src, source_k, n) << (j * src.code_bits);
+      word |= fetch_code(src, source_k, block * kUnitN + at.c) << (j * bits);
     }
     out[o] = word;
   }

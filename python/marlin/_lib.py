@@ -91,6 +91,20 @@ class GemmArgs(ctypes.Structure):
     ]
 
 
+class ExecOverride(ctypes.Structure):
+    """struct marlin_exec_override (tuning tools: one hand-picked exec config)."""
+
+    _fields_ = [
+        ("struct_size", ctypes.c_uint32),
+        ("threads", ctypes.c_int32),
+        ("thread_k", ctypes.c_int32),
+        ("thread_n", ctypes.c_int32),
+        ("thread_m_blocks", ctypes.c_int32),
+        ("m_block_size_8", ctypes.c_int32),
+        ("splits", ctypes.c_int32),
+    ]
+
+
 class CodeSource(ctypes.Structure):
     """struct marlin_code_source."""
 
@@ -120,6 +134,10 @@ _SIGNATURES = {
     "marlin_num_kernels": (ctypes.c_int, []),
     "marlin_kernel_info": (ctypes.c_int, [ctypes.c_int, ctypes.POINTER(ctypes.c_int64)]),
     "marlin_gemm": (ctypes.c_int, [ctypes.POINTER(GemmArgs)]),
+    "marlin_gemm_with_config": (
+        ctypes.c_int,
+        [ctypes.POINTER(GemmArgs), ctypes.POINTER(ExecOverride)],
+    ),
     "marlin_gemm_workspace_bytes": (
         ctypes.c_int64,
         [ctypes.c_int64, ctypes.c_int64, ctypes.c_int64, ctypes.c_int64, ctypes.c_int32],
@@ -260,6 +278,14 @@ def gemm(args: GemmArgs) -> None:
     lib = load()
     args.struct_size = ctypes.sizeof(GemmArgs)
     check(lib.marlin_gemm(ctypes.byref(args)), "marlin_gemm", lib)
+
+
+def gemm_with_config(args: GemmArgs, config: ExecOverride) -> None:
+    lib = load()
+    args.struct_size = ctypes.sizeof(GemmArgs)
+    config.struct_size = ctypes.sizeof(ExecOverride)
+    status = lib.marlin_gemm_with_config(ctypes.byref(args), ctypes.byref(config))
+    check(status, "marlin_gemm_with_config", lib)
 
 
 def pack_weights(src: CodeSource, perm: int, size_k: int, size_n: int, out: int, stream: int):

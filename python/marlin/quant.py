@@ -21,7 +21,7 @@ Checkpoint layouts:
 - mxfp4: qweight uint8 [N, K/2] e2m1 pairs, scales uint8 e8m0 [N, K/32];
          value = e2m1(q) * 2^(e-127).
 
-Also: the layout-v1 packer (`pack_marlin_v1`) and a reference of `marlin_pack_weights` /
+Also: the layout-v2 packer (`pack_marlin_v2`) and a reference of `marlin_pack_weights` /
 `marlin_pack_zero_points` (`reference_pack_weights`, `reference_pack_zero_points`), and the
 per-token int8 / fp8 activation quantizers.
 """
@@ -29,6 +29,7 @@ per-token int8 / fp8 activation quantizers.
 from __future__ import annotations
 
 import dataclasses
+import functools
 from typing import Any
 
 import torch
@@ -126,28 +127,56 @@ def unpack_nibbles(b: torch.Tensor) -> torch.Tensor:
 
 
 # ---------------------------------------------------------------------------------------------
-# layout v1 (design.md section 9) and reference packers
+# layout v2 (design.md section 9, marlin/include/marlin/layout_v2.h) and reference packers
+
+UNIT_K, UNIT_N = 16, 64  # one layout-v2 unit: 16 rows x 64 columns, 1024 codes
 
 
-def pack_marlin_v1(codes: torch.Tensor, bits: int) -> torch.Tensor:
-    """codes [K, N] -> int32 [K/16, N*16/pack]: row r = K-slab r, column n owns 16/pack words."""
+def unit_position(k: int, c: int, bits: int) -> int:
+    """Position (0..1023) of code (k, c) inside its unit; layout_v2.h's unit_position."""
+    j, g, t, hi, par = c // 8, c % 8, (k % 8) // 2, k // 8, k % 2
+    lane = g * 4 + t
+    if bits == 4:
+        return (lane * 4 + j // 2) * 8 + 2 * (j % 2) + hi + 4 * par
+    return (lane * 8 + j) * 4 + 2 * hi + par
+
+
+@functools.cache
+def _unit_order(bits: int) -> tuple[int, ...]:
+    """order[position] = k * 64 + c: the unit's codes in storage order."""
+    order = [0] * (UNIT_K * UNIT_N)
+    for k in range(UNIT_K):
+        for c in range(UNIT_N):
+            order[unit_position(k, c, bits)] = k * UNIT_N + c
+    return tuple(order)
+
+
+def pack_marlin_v2(codes: torch.Tensor, bits: int) -> torch.Tensor:
+    """codes [K, N] -> int32 [K/16, N*16/pack]: row r = k-slab r, its N/64 units in order."""
     k, n = codes.shape
-    if k % 16:
-        raise ValueError(f"K={k} must be a multiple of 16")
+    if k % UNIT_K or n % UNIT_N:
+        raise ValueError(f"K={k} must be a multiple of {UNIT_K} and N={n} a multiple of {UNIT_N}")
     pack = 32 // bits
-    c = codes.to(torch.int64).reshape(k // 16, 16, n).permute(0, 2, 1)  # [K/16, N, 16]
-    c = c.reshape(k // 16, n, 16 // pack, pack)
-    words = (c << _shifts(pack, bits, codes.device)).sum(-1)  # [K/16, N, W]
-    return _to_int32(words.reshape(k // 16, n * (16 // pack)))
+    order = torch.tensor(_unit_order(bits), dtype=torch.int64, device=codes.device)
+    units = codes.to(torch.int64).reshape(k // UNIT_K, UNIT_K, n // UNIT_N, UNIT_N)
+    units = units.permute(0, 2, 1, 3).reshape(k // UNIT_K, n // UNIT_N, UNIT_K * UNIT_N)
+    stored = units[:, :, order].reshape(k // UNIT_K, n // UNIT_N, -1, pack)
+    words = (stored << _shifts(pack, bits, codes.device)).sum(-1)
+    return _to_int32(words.reshape(k // UNIT_K, n * UNIT_K // pack))
 
 
-def unpack_marlin_v1(b: torch.Tensor, bits: int, size_k: int, size_n: int) -> torch.Tensor:
-    """Inverse of pack_marlin_v1: int64 codes [K, N]."""
+def unpack_marlin_v2(b: torch.Tensor, bits: int, size_k: int, size_n: int) -> torch.Tensor:
+    """Inverse of pack_marlin_v2: int64 codes [K, N]."""
     pack = 32 // bits
-    w = b.to(torch.int64) & 0xFFFFFFFF
-    w = w.reshape(size_k // 16, size_n, 16 // pack, 1)
-    c = (w >> _shifts(pack, bits, b.device)) & ((1 << bits) - 1)  # [K/16, N, W, pack]
-    return c.reshape(size_k // 16, size_n, 16).permute(0, 2, 1).reshape(size_k, size_n)
+    w = (b.to(torch.int64) & 0xFFFFFFFF).reshape(size_k // UNIT_K, size_n // UNIT_N, -1, 1)
+    stored = ((w >> _shifts(pack, bits, b.device)) & ((1 << bits) - 1)).reshape(
+        size_k // UNIT_K, size_n // UNIT_N, UNIT_K * UNIT_N
+    )
+    order = torch.tensor(_unit_order(bits), dtype=torch.int64, device=b.device)
+    units = torch.empty_like(stored)
+    units[:, :, order] = stored
+    units = units.reshape(size_k // UNIT_K, size_n // UNIT_N, UNIT_K, UNIT_N).permute(0, 2, 1, 3)
+    return units.reshape(size_k, size_n)
 
 
 def decode_code_source(
@@ -190,13 +219,13 @@ def reference_pack_weights(
     size_k: int,
     size_n: int,
 ) -> torch.Tensor:
-    """What marlin_pack_weights computes: source codes -> layout v1 (rows permuted by perm)."""
+    """What marlin_pack_weights computes: source codes -> layout v2 (rows permuted by perm)."""
     codes = decode_code_source(
         data, word_bits, code_bits, packed_along_k, n_major, awq_order, size_k, size_n
     )
     if perm is not None:
         codes = codes[perm.to(torch.int64)]
-    return pack_marlin_v1(codes, code_bits)
+    return pack_marlin_v2(codes, code_bits)
 
 
 def reference_pack_zero_points(
@@ -528,7 +557,7 @@ def dequantize_prepared(w) -> torch.Tensor:
 
     k, n = w.size_k, w.size_n
     bits = w.b_type.size_bits
-    codes = unpack_marlin_v1(w.b_q_weight, bits, k, n)
+    codes = unpack_marlin_v2(w.b_q_weight, bits, k, n)
     if w.b_type == st.kFE4M3fn:
         vals = codes.to(torch.uint8).view(torch.float8_e4m3fn).float()
     elif w.b_type == st.kFE2M1f:

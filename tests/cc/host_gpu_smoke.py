@@ -4,7 +4,7 @@ Run on the GPU machine: python3 tests/cc/host_gpu_smoke.py [PATH/TO/libmarlin.so
 (default: $MARLIN_LIBRARY, else libmarlin.so next to the marlin package). The ctypes binding is
 the package's own (marlin._lib, from python/ of this checkout or of the GPU bundle).
 Needs a build with at least gptq_int4 (f16) for the GPU's arch. Checks: packer output bit for bit
-against a torch model of layout v1, gemm against torch for several M (M loop), group sizes,
+against a torch model of layout v2, gemm against torch for several M (M loop), group sizes,
 act-order (k full / not full), row-strided A, bias; and the error paths that need a GPU (host
 pointers, bad perm, missing kernels, struct size, kernel_info range) plus no writes outside C and
 NaN-scale isolation, which tests/gpu does not cover.
@@ -55,13 +55,28 @@ def pack_bits(codes, bits):
     return (words - ((words >> 31) & 1) * (1 << 32)).to(torch.int32)
 
 
-def layout_v1(q, bits):
-    """Torch model of design.md 9: q [K, N] codes -> int32 [K/16, N*16/pack]."""
+def layout_v2(q, bits):
+    """Torch model of design.md 9: q [K, N] codes -> int32 [K/16, N*16/pack]. Per 16x64 unit,
+    lane L = 4g + t holds column 8j + g, rows 2t + par + 8hi, code slot q of its word w:
+    4-bit: j = 2w + p // 2, hi = p % 2, par = q // 4 with p = q % 4; 8-bit: j = w, hi = q // 2,
+    par = q % 2."""
     k, n = q.shape
     pack = 32 // bits
-    w = 16 // pack
-    t = q.view(k // 16, w, pack, n).permute(0, 3, 1, 2)  # [K/16, N, W, pack]
-    return pack_bits(t, bits).reshape(k // 16, n * w)
+    lane_words = 4 if bits == 4 else 8
+    lane, w, slot = torch.meshgrid(
+        torch.arange(32), torch.arange(lane_words), torch.arange(pack), indexing="ij"
+    )
+    g, t = lane // 4, lane % 4
+    if bits == 4:
+        p = slot % 4
+        j, hi, par = 2 * w + p // 2, p % 2, slot // 4
+    else:
+        j, hi, par = w, slot // 2, slot % 2
+    rows = (2 * t + par + 8 * hi).reshape(-1).to(q.device)
+    cols = (8 * j + g).reshape(-1).to(q.device)
+    units = q.view(k // 16, 16, n // 64, 64).permute(0, 2, 1, 3)  # [K/16, N/64, 16, 64]
+    stored = units[:, :, rows, cols].reshape(k // 16, n // 64, 32 * lane_words, pack)
+    return pack_bits(stored, bits).reshape(k // 16, n * 16 // pack)
 
 
 def gptq_qweight(q, bits):
@@ -158,10 +173,10 @@ def main():
     q = torch.randint(0, 16, (k, n), dtype=torch.int32, device="cuda")
     qweight = gptq_qweight(q, 4)
     rc, packed = pack_weights(qweight, k, n, 4)
-    check(rc == 0 and torch.equal(packed, layout_v1(q, 4)), "pack GPTQ int4 == torch model")
+    check(rc == 0 and torch.equal(packed, layout_v2(q, 4)), "pack GPTQ int4 == torch model")
     q8 = torch.randint(0, 256, (k, n), dtype=torch.int32, device="cuda")
     rc, packed8 = pack_weights(gptq_qweight(q8, 8), k, n, 8)
-    check(rc == 0 and torch.equal(packed8, layout_v1(q8, 8)), "pack GPTQ int8 == torch model")
+    check(rc == 0 and torch.equal(packed8, layout_v2(q8, 8)), "pack GPTQ int8 == torch model")
     # AWQ: [K, N/8] along N, logical column j of a word in nibble [0,4,1,5,2,6,3,7][j].
     awq_slot = torch.tensor([0, 4, 1, 5, 2, 6, 3, 7], device="cuda")
     awq_codes = torch.empty(k, n // 8, 8, dtype=torch.int32, device="cuda")

@@ -94,7 +94,7 @@ int main() {
                            8,
                            false};
             const int smem = marlin::required_shared_mem(c);
-            expect(marlin::is_valid_tile_shape(c), "preset config has a tile shape");
+            expect(marlin::is_valid_config(c), "preset config has a valid body layout");
             expect(smem <= (stages == 2 ? 64 * 1024 : 99 * 1024), "preset config fits smem");
             const marlin::TileShape s = marlin::tile_shape(c);
             expect(s.col_groups * s.row_groups * s.k_split == t.threads, "all threads used");

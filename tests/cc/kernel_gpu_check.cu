@@ -1,5 +1,5 @@
 // GPU correctness check of the Marlin kernel template, no torch: for each config it builds random
-// quantized weights in rules_marlin layout v1 (design.md section 9) on the host, computes a float64
+// quantized weights in rules_marlin layout v2 (design.md section 9) on the host, computes a float64
 // reference, poisons C (and guard rows around it), launches the kernel and compares.
 //
 // Build and run (from the repository root; sm_90 SASS + compute_89 PTX):
@@ -23,6 +23,7 @@
 
 #include "marlin/kernel.h"
 #include "marlin/kernel_config.h"
+#include "marlin/layout_v2.h"
 #include "marlin/marlin_template.cuh"
 #include "marlin/scalar_type.h"
 
@@ -174,7 +175,7 @@ void run_case(const Case& cs, int sm_count, int max_smem, std::mt19937& rng, Res
   const KernelConfig& c = cs.cfg;
   const int K = cs.k, N = cs.n, lda = cs.k + cs.lda_pad;
   const int bits = marlin::scalar_type_size_bits(c.b_type);
-  const int pack = 32 / bits, words_per_col = 16 / pack;
+  const int pack = 32 / bits;
   const bool a8 = c.a_type == marlin::kS8.id() || c.a_type == marlin::kFE4M3fn.id();
   const bool int_zp = (c.b_type == marlin::kU4.id()) && !c.is_zp_float;
   const bool nvfp4 = c.s_type == marlin::kFE4M3fn.id();
@@ -213,8 +214,8 @@ void run_case(const Case& cs, int sm_count, int max_smem, std::mt19937& rng, Res
     }
   }
 
-  // Weight codes -> B [K/16, N*16/pack] (row r = k-slab, column n owns words [n*W, n*W+W)).
-  std::vector<uint32_t> b(static_cast<size_t>(K / 16) * N * words_per_col, 0);
+  // Weight codes -> B [K/16, N*16/pack] in layout v2.
+  std::vector<uint32_t> b(static_cast<size_t>(K / 16) * N * 16 / pack, 0);
   std::vector<double> code_val(static_cast<size_t>(K) * N);  // code value, type offset applied
   std::vector<uint32_t> raw_code(static_cast<size_t>(K) * N);
   for (int k = 0; k < K; ++k) {
@@ -233,10 +234,8 @@ void run_case(const Case& cs, int sm_count, int max_smem, std::mt19937& rng, Res
             : c.b_type == marlin::kU8B128.id() ? static_cast<double>(q) - 128
                                                : static_cast<double>(q);
       }
-      const int r = k / 16, i = k % 16;
-      const size_t word = static_cast<size_t>(r) * N * words_per_col +
-                          static_cast<size_t>(n) * words_per_col + i / pack;
-      b[word] |= q << ((i % pack) * bits);
+      const marlin::CodeLocation at = marlin::code_location(k, n, N, bits);
+      b[static_cast<size_t>(at.word)] |= q << at.shift;
       code_val[static_cast<size_t>(k) * N + n] = v;
       raw_code[static_cast<size_t>(k) * N + n] = q;
     }

@@ -40,7 +40,7 @@ def test_prepare_library_equals_reference(fmt, kw):
     lib = q.prepare()
     ref = q.prepare(packer="reference")
     torch.cuda.synchronize()
-    assert torch.equal(lib.b_q_weight, ref.b_q_weight), "b_q_weight differs from layout v1"
+    assert torch.equal(lib.b_q_weight, ref.b_q_weight), "b_q_weight differs from layout v2"
     for name in ("scales", "zeros", "g_idx", "perm", "global_scale"):
         x, y = getattr(lib, name), getattr(ref, name)
         assert (x is None) == (y is None), name
@@ -57,7 +57,7 @@ def test_pack_weights_perm(bits):
     packer = _LibraryPacker(torch)
     got = packer.weights(src, (32, bits, 1, 0, 0), perm, K, N)
     torch.cuda.synchronize()
-    assert torch.equal(quant.unpack_marlin_v1(got, bits, K, N), codes[perm.long()])
+    assert torch.equal(quant.unpack_marlin_v2(got, bits, K, N), codes[perm.long()])
 
 
 def test_pack_zero_points_awq():

@@ -18,7 +18,11 @@ from marlin import _lib
 ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
 DESIGN = os.path.join(ROOT, "docs", "design.md")
 HEADER = os.path.join(ROOT, "marlin", "include", "marlin", "c_api.h")
-STRUCTS = {"marlin_gemm_args": _lib.GemmArgs, "marlin_code_source": _lib.CodeSource}
+STRUCTS = {
+    "marlin_gemm_args": _lib.GemmArgs,
+    "marlin_code_source": _lib.CodeSource,
+    "marlin_exec_override": _lib.ExecOverride,
+}
 
 # ctypes.c_int is ctypes.c_int32 (and c_int64 is c_long) on LP64: compare C types after
 # normalising `int` to `int32_t`.

@@ -86,20 +86,41 @@ def test_nibbles_inverse():
 
 
 @pytest.mark.parametrize("bits", [4, 8])
-def test_layout_v1_positions(bits):
-    k, n = 48, 64
+def test_layout_v2_fragments(bits):
+    """Each lane's words hold its m16n8k16 B operands (design.md section 9), read the way the
+    kernel reads them: lane 4g+t, column block j, rows (2t, 2t+1) and (2t+8, 2t+9) of column
+    8j+g, the two rows of one operand in the low bits of the two 16-bit halves."""
+    k, n = 48, 128
     codes = torch.randint(0, 2**bits, (k, n))
-    b = quant.pack_marlin_v1(codes, bits)
+    b = quant.pack_marlin_v2(codes, bits)
     pack = 32 // bits
-    wpc = 16 // pack
-    assert b.shape == (k // 16, n * wpc) and b.dtype == torch.int32
+    assert b.shape == (k // 16, n * 16 // pack) and b.dtype == torch.int32
     words = b.to(torch.int64) & 0xFFFFFFFF
-    for kk in (0, 5, 17, 31, 47):
-        for nn in (0, 1, 33, 63):
-            r, i = divmod(kk, 16)
-            word = int(words[r, nn * wpc + i // pack])
-            assert (word >> ((i % pack) * bits)) & (2**bits - 1) == codes[kk, nn]
-    assert torch.equal(quant.unpack_marlin_v1(b, bits, k, n), codes)
+    lane_words = 4 if bits == 4 else 8
+    mask = 2**bits - 1
+    for slab in range(k // 16):
+        for block in range(n // 64):
+            unit = words[slab, block * 32 * lane_words : (block + 1) * 32 * lane_words]
+            for lane in range(32):
+                g, t = divmod(lane, 4)
+                mine = [int(x) for x in unit[lane * lane_words : (lane + 1) * lane_words]]
+                for j in range(8):
+                    col = block * 64 + 8 * j + g
+                    for upper, rows in ((0, (2 * t, 2 * t + 1)), (1, (2 * t + 8, 2 * t + 9))):
+                        if bits == 4:  # operand = (word >> 4p) & 0x000F000F, p = 2 (j % 2) + upper
+                            x = mine[j // 2] >> (4 * (2 * (j % 2) + upper))
+                            got = (x & mask, (x >> 16) & mask)
+                        else:  # operand = bytes (2 upper, 2 upper + 1) of word j
+                            x = mine[j] >> (16 * upper)
+                            got = (x & mask, (x >> 8) & mask)
+                        want = tuple(int(codes[slab * 16 + r, col]) for r in rows)
+                        assert got == want, (slab, block, lane, j, upper)
+    assert torch.equal(quant.unpack_marlin_v2(b, bits, k, n), codes)
+
+
+def test_layout_v2_needs_whole_units():
+    with pytest.raises(ValueError, match="multiple of 64"):
+        quant.pack_marlin_v2(torch.zeros(16, 32, dtype=torch.int64), 4)
 
 
 def test_code_sources_decode():
@@ -126,7 +147,7 @@ def test_reference_pack_with_perm():
     c = torch.randint(0, 16, (k, n))
     perm = torch.randperm(k).to(torch.int32)
     b = quant.reference_pack_weights(quant.pack_along(c, 0, 4), 32, 4, 1, 0, 0, perm, k, n)
-    assert torch.equal(quant.unpack_marlin_v1(b, 4, k, n), c[perm.long()])
+    assert torch.equal(quant.unpack_marlin_v2(b, 4, k, n), c[perm.long()])
 
 
 def test_reference_pack_zero_points():

@@ -42,7 +42,7 @@ typedef struct marlin_gemm_args {
   int64_t a_type;
   void* c; /* [M, N] contiguous, written */
   int64_t c_type;
-  const void* b_q_weight; /* layout v1, int32 [K/16, N*16/pack] */
+  const void* b_q_weight; /* layout v2, int32 [K/16, N*16/pack] */
   int64_t b_type;
   const void* b_scales; /* [num_groups, N] */
   int64_t s_type;
@@ -61,6 +61,22 @@ typedef struct marlin_gemm_args {
 } marlin_gemm_args;
 
 MARLIN_API int marlin_gemm(const marlin_gemm_args* args);
+
+/* For tuning tools (benchmarks/tune_dispatch.py): marlin_gemm with a hand-picked exec config
+ * (one M pass of at most 64 rows, or the dispatcher's M loop with this tile for larger M).
+ * A config no compiled kernel serves is MARLIN_ERR_NO_KERNEL; splits the workspace or the
+ * tile count cannot take are MARLIN_ERR_INVALID_ARGUMENT. */
+typedef struct marlin_exec_override {
+  uint32_t struct_size; /* sizeof(marlin_exec_override) */
+  int32_t threads;      /* 128 or 256 */
+  int32_t thread_k;     /* BK: 64 or 128 */
+  int32_t thread_n;     /* BN: 64, 128 or 256 */
+  int32_t thread_m_blocks; /* 1..4 (16-row tiles) */
+  int32_t m_block_size_8;  /* 1: the 8-row decode tile (M <= 8, 16-bit activations) */
+  int32_t splits;          /* split-K factor, >= 1 */
+} marlin_exec_override;
+MARLIN_API int marlin_gemm_with_config(const marlin_gemm_args* args,
+                                       const marlin_exec_override* config);
 /* Bytes of workspace marlin_gemm needs (>= needed); -1 (and marlin_last_error) on bad input. */
 MARLIN_API int64_t marlin_gemm_workspace_bytes(int64_t size_m, int64_t size_n, int64_t size_k,
                                                int64_t a_type, int32_t has_act_order);

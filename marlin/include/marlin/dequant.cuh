@@ -1,5 +1,5 @@
 // Scalar conversions used by the reference kernel: storage bits -> fp32 for every element type,
-// packed weight word -> fp32 code values (design.md section 9), fp32 -> output type.
+// weight code -> fp32 value (design.md section 9), fp32 -> output type.
 //
 // Everything is plain fp32 arithmetic on purpose: this is the correctness baseline that faster
 // (bit-trick, tensor-core) paths are checked against.
@@ -108,34 +108,25 @@ __device__ __forceinline__ void load_activations(const uint8_t* p, float (&out)[
   }
 }
 
-// One packed weight word -> its kPack code values in k order (LSB first), with the type's fixed
-// offset applied (kU4B8: q - 8, kU8B128: q - 128) but no zero point and no scale.
+// One weight code (zero-extended) -> its value with the type's fixed offset applied (kU4B8: q - 8,
+// kU8B128: q - 128) but no zero point and no scale.
 template <ScalarTypeId b_type>
-__device__ __forceinline__ void decode_weight_word(uint32_t word,
-                                                   float (&v)[TypeTraits<b_type>::kPack]) {
-  constexpr int kBits = TypeTraits<b_type>::kBits;
-  constexpr int kPack = TypeTraits<b_type>::kPack;
-  constexpr uint32_t kMask = (1u << kBits) - 1u;
-#pragma unroll
-  for (int i = 0; i < kPack; ++i) {
-    const uint32_t q = (word >> (i * kBits)) & kMask;
-    if constexpr (b_type == kU4B8.id()) {
-      v[i] = static_cast<float>(static_cast<int>(q) - 8);
-    } else if constexpr (b_type == kU8B128.id()) {
-      v[i] = static_cast<float>(static_cast<int>(q) - 128);
-    } else if constexpr (b_type == kU4.id() || b_type == kU8.id()) {
-      v[i] = static_cast<float>(q);
-    } else if constexpr (b_type == kS4.id()) {
-      v[i] = static_cast<float>(static_cast<int>(q << 28) >> 28);
-    } else if constexpr (b_type == kS8.id()) {
-      v[i] = static_cast<float>(static_cast<int8_t>(q));
-    } else if constexpr (b_type == kFE4M3fn.id()) {
-      v[i] = e4m3_to_float(q);
-    } else if constexpr (b_type == kFE2M1f.id()) {
-      v[i] = e2m1_to_float(q);
-    } else {
-      static_assert(b_type == kU4B8.id(), "decode_weight_word: not a weight type");
-    }
+__device__ __forceinline__ float decode_code(uint32_t q) {
+  if constexpr (b_type == kU4B8.id()) {
+    return static_cast<float>(static_cast<int>(q) - 8);
+  } else if constexpr (b_type == kU8B128.id()) {
+    return static_cast<float>(static_cast<int>(q) - 128);
+  } else if constexpr (b_type == kU4.id() || b_type == kU8.id()) {
+    return static_cast<float>(q);
+  } else if constexpr (b_type == kS4.id()) {
+    return static_cast<float>(static_cast<int>(q << 28) >> 28);
+  } else if constexpr (b_type == kS8.id()) {
+    return static_cast<float>(static_cast<int8_t>(q));
+  } else if constexpr (b_type == kFE4M3fn.id()) {
+    return e4m3_to_float(q);
+  } else {
+    static_assert(b_type == kFE2M1f.id(), "decode_code: not a weight type");
+    return e2m1_to_float(q);
   }
 }
 

@@ -1,6 +1,6 @@
 // marlin::gemm: C[M, N] = A[M, K] * dequant(B)[K, N] (+ bias) with Marlin kernels (design.md 9-10).
 //
-// Semantics follow upstream's gptq_marlin_gemm mapped onto rules_marlin layout v1: the weights,
+// Semantics follow upstream's gptq_marlin_gemm mapped onto rules_marlin layout v2: the weights,
 // scales and zero points must come from marlin_pack_weights / marlin_pack_zero_points (prepare.h)
 // or an equivalent packer. This header needs no CUDA headers: the stream travels as void*.
 //
@@ -19,6 +19,17 @@
 
 namespace marlin {
 
+// One exec config, fixed by hand: the thread config (threads, thread_k, thread_n), the M tile
+// (thread_m_blocks; 0 with m_block_size_8 for the 8-row decode tile) and the split-K factor.
+struct ExecOverride {
+  int threads = 0;
+  int thread_k = 0;
+  int thread_n = 0;
+  int thread_m_blocks = 0;
+  bool m_block_size_8 = false;
+  int splits = 1;
+};
+
 // One GEMM call; mirrors marlin_gemm_args (c_api.h) field by field. All pointers are device
 // pointers (cudaMalloc or managed memory on the current device). Type fields hold
 // marlin::ScalarType::id() values (scalar_type.h).
@@ -30,7 +41,7 @@ struct GemmArgs {
   void* c = nullptr;   // [M, N] contiguous output, written (only rows < M, all N columns)
   int64_t c_type = 0;  // kFloat16 or kBFloat16; equals a_type for 16-bit activations
 
-  const void* b_q_weight = nullptr;  // layout v1, int32 [K/16, N*16/pack]
+  const void* b_q_weight = nullptr;  // layout v2, int32 [K/16, N*16/pack]
   int64_t b_type = 0;                // kU4B8, kU8B128, kU4, kFE4M3fn, kFE2M1f (also kS4, kS8, kU8)
 
   const void* b_scales = nullptr;  // [num_groups, N] in s_type
@@ -54,12 +65,17 @@ struct GemmArgs {
   int64_t size_m = 0, size_n = 0, size_k = 0;
 
   bool is_k_full = true;         // false: act-order K shard of a row-parallel layer
-  bool use_atomic_add = false;   // accepted for upstream compatibility (no split-K in v1)
-  bool use_fp32_reduce = false;  // accepted for upstream compatibility (no split-K in v1)
+  bool use_atomic_add = false;   // accepted for upstream compatibility (split-K is always fp32)
+  bool use_fp32_reduce = false;  // accepted for upstream compatibility (split-K is always fp32)
   bool is_zp_float = false;      // b_zeros are c_type values (HQQ) instead of packed ints
 
   void* stream = nullptr;  // cudaStream_t; nullptr = the legacy default stream
+
+  // Tuning tools only (benchmarks/tune_dispatch.py): run this exec config instead of the
+  // dispatcher's choice; null = the dispatcher decides.
+  const ExecOverride* exec_override = nullptr;
 };
+
 
 // Runs the GEMM on args.stream (asynchronously). Never throws, never aborts: every failure is a
 // Status whose message names the offending argument or the missing kernel.

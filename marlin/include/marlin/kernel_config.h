@@ -145,13 +145,89 @@ MARLIN_HOST_DEVICE constexpr TileShape tile_shape(const KernelConfig& c) {
   return t;
 }
 
-MARLIN_HOST_DEVICE constexpr bool is_valid_tile_shape(const KernelConfig& c) {
-  return tile_shape(c).row_groups > 0 && scalar_type_size_bits(c.a_type) >= 8 &&
-         (scalar_type_size_bits(c.b_type) == 4 || scalar_type_size_bits(c.b_type) == 8) &&
-         c.stages >= 2;
+// Which kernel body a config compiles to. 16-bit activations on the sm80 family (stages > 2; the
+// sm75 family is the 2-stage one, schemes.STAGES_SM75, and has no m16n8k16) run the tensor-core
+// body; 8-bit activations and sm_75 run the fp32 reference body.
+MARLIN_HOST_DEVICE constexpr bool uses_mma_body(const KernelConfig& c) {
+  return (c.a_type == kFloat16.id() || c.a_type == kBFloat16.id()) && c.stages > 2;
 }
 
-// Shared-memory layout (bytes), used verbatim by the kernel:
+// How the tensor-core body covers one BM x BN x BK step: each warp owns 64 columns (one layout-v2
+// unit wide, eight m16n8k16 column blocks) and all BM rows; the warps left over split each BK step
+// into runs of 16-row slices and are summed through shared memory once per tile.
+struct MmaShape {
+  int bm, bn, bk;
+  int m_tiles;          // 16-row mma tiles (1 for the 8-row decode tile)
+  int n_warps;          // bn / 64
+  int k_warps;          // warps / n_warps
+  int slices_per_warp;  // (bk / 16) / k_warps
+  bool valid;
+};
+
+inline constexpr int kMmaWarpN = 64;
+
+MARLIN_HOST_DEVICE constexpr MmaShape mma_shape(const KernelConfig& c) {
+  MmaShape s{};
+  s.bm = c.m_block_size_8 ? 8 : 16 * c.thread_m_blocks;
+  s.bn = 16 * c.thread_n_blocks;
+  s.bk = 16 * c.thread_k_blocks;
+  s.m_tiles = c.m_block_size_8 ? 1 : c.thread_m_blocks;
+  const int warps = c.threads / 32;
+  s.valid = c.threads > 0 && c.threads % 32 == 0 && s.bn % kMmaWarpN == 0 && s.bk > 0 &&
+            s.m_tiles >= 1 && s.m_tiles <= 4 && (c.m_block_size_8 ? c.thread_m_blocks == 1 : true);
+  if (!s.valid) return s;
+  s.n_warps = s.bn / kMmaWarpN;
+  s.valid = warps % s.n_warps == 0;
+  if (!s.valid) return s;
+  s.k_warps = warps / s.n_warps;
+  s.valid = (s.bk / 16) % s.k_warps == 0;
+  if (s.valid) s.slices_per_warp = (s.bk / 16) / s.k_warps;
+  return s;
+}
+
+// Rows of grouped scales (and zero points) one BK step touches: BK / group rows, or 1 when a
+// group spans whole BK steps. 0 when the step does not stage them (channelwise, act-order).
+MARLIN_HOST_DEVICE constexpr int staged_group_rows(const KernelConfig& c) {
+  if (c.group_blocks <= 0) return 0;
+  const int group_rows = 16 * c.group_blocks;
+  const int bk = 16 * c.thread_k_blocks;
+  return bk > group_rows ? bk / group_rows : 1;
+}
+
+MARLIN_HOST_DEVICE constexpr int scalar_bytes(ScalarTypeId id) {
+  return scalar_type_size_bits(id) / 8;
+}
+
+// Tensor-core body, per ring slot: [A: bm x bk activations, 16-byte chunks XOR-swizzled by row
+// | B: bk/16 x bn/64 layout-v2 units | scales: staged_group_rows x bn (s type) | zero points:
+// staged_group_rows x bn (int codes packed as in memory, or float in the c type)]. Then, aliased
+// onto the ring after the last step, the k-warp reduction: 16*m_tiles x bn fp32.
+MARLIN_HOST_DEVICE constexpr int mma_a_bytes(const KernelConfig& c) {
+  return mma_shape(c).bm * mma_shape(c).bk * 2;
+}
+MARLIN_HOST_DEVICE constexpr int mma_b_bytes(const KernelConfig& c) {
+  return mma_shape(c).bk * mma_shape(c).bn * scalar_type_size_bits(c.b_type) / 8;
+}
+MARLIN_HOST_DEVICE constexpr int mma_s_bytes(const KernelConfig& c) {
+  return staged_group_rows(c) * mma_shape(c).bn * scalar_bytes(c.s_type);
+}
+MARLIN_HOST_DEVICE constexpr bool has_zero_points(const KernelConfig& c) {
+  return c.b_type == kU4.id() || c.b_type == kU8.id();
+}
+MARLIN_HOST_DEVICE constexpr int mma_z_bytes(const KernelConfig& c) {
+  if (!has_zero_points(c)) return 0;
+  const int per_column_bits = c.is_zp_float ? 16 : scalar_type_size_bits(c.b_type);
+  return staged_group_rows(c) * mma_shape(c).bn * per_column_bits / 8;
+}
+MARLIN_HOST_DEVICE constexpr int mma_stage_bytes(const KernelConfig& c) {
+  // Each part is a multiple of 16 bytes: bn is a multiple of 64, bk of 16.
+  return mma_a_bytes(c) + mma_b_bytes(c) + mma_s_bytes(c) + mma_z_bytes(c);
+}
+MARLIN_HOST_DEVICE constexpr int mma_reduce_bytes(const KernelConfig& c) {
+  return mma_shape(c).k_warps > 1 ? 16 * mma_shape(c).m_tiles * mma_shape(c).bn * 4 : 0;
+}
+
+// Reference body, shared-memory layout (bytes), used verbatim by the kernel:
 //   ring:   `stages` slots, each [A tile | B tile]: A is bm x bk activations, row-major; B is
 //           bk/16 slabs of bn*16/pack packed words, in the global layout's order.
 //   reduce: bm x bn fp32 partial sums (only when k_split > 1), aliased onto the ring after the
@@ -169,11 +245,18 @@ MARLIN_HOST_DEVICE constexpr int smem_reduce_bytes(const KernelConfig& c) {
   return tile_shape(c).k_split > 1 ? tile_shape(c).bm * tile_shape(c).bn * 4 : 0;
 }
 
+MARLIN_HOST_DEVICE constexpr bool is_valid_config(const KernelConfig& c) {
+  const bool types = scalar_type_size_bits(c.a_type) >= 8 &&
+                     (scalar_type_size_bits(c.b_type) == 4 || scalar_type_size_bits(c.b_type) == 8) &&
+                     c.stages >= 2;
+  return types && (uses_mma_body(c) ? mma_shape(c).valid : tile_shape(c).row_groups > 0);
+}
+
 // Dynamic shared memory the kernel needs; INT32_MAX (never fits a device) for an invalid config.
 MARLIN_HOST_DEVICE constexpr int required_shared_mem(const KernelConfig& c) {
-  if (!is_valid_tile_shape(c)) return 0x7fffffff;
-  const int ring = c.stages * smem_stage_bytes(c);
-  const int reduce = smem_reduce_bytes(c);
+  if (!is_valid_config(c)) return 0x7fffffff;
+  const int ring = c.stages * (uses_mma_body(c) ? mma_stage_bytes(c) : smem_stage_bytes(c));
+  const int reduce = uses_mma_body(c) ? mma_reduce_bytes(c) : smem_reduce_bytes(c);
   return ring > reduce ? ring : reduce;
 }
 

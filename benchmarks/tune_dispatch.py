@@ -1,0 +1,223 @@
+"""Measures every exec config the dispatcher could pick, per (K, N, M), on the GPU at hand.
+
+Runs on the GPU machine from a bundle (tools/build_gpu_bundle.sh copies it next to
+gemm_bench.py). For each shape and M it times marlin.gemm with the dispatcher's own choice and
+with each candidate exec config forced through marlin_gemm_with_config (thread config x M tile x
+split-K factor), with gemm_bench.py's method (CUDA graph over rotating weight buffers, CUDA events,
+median of replays). The JSON it writes is the input of tools/dispatch_table.py, which derives
+marlin's dispatch table (marlin/csrc/dispatch_table.h) from it:
+
+    MARLIN_LIBRARY=$PWD/libmarlin.so PYTHONPATH=python python3 benchmarks/tune_dispatch.py \\
+        --out $OUT/tune.json [--shapes 4096x4096,...] [--ms 1,16,64] [--dtype float16]
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime
+import json
+import os
+import statistics
+import subprocess
+import sys
+import time
+
+import torch
+
+import marlin
+from marlin import _lib
+from marlin import quant
+
+SHAPES = (
+    (4096, 4096),
+    (4096, 12288),
+    (4096, 22016),
+    (11008, 4096),
+    (8192, 8192),
+    (8192, 28672),
+    (28672, 8192),
+)
+MS = (1, 2, 4, 8, 16, 32, 64, 128, 256, 1024)
+# (threads, thread_k, thread_n): the thread configs every preset file instantiates.
+THREAD_CONFIGS = ((256, 128, 128), (128, 64, 128), (128, 128, 64), (256, 64, 256))
+SPLITS = (1, 2, 3, 4, 6, 8)
+
+
+def m_tiles_for(m: int) -> list[tuple[int, bool]]:
+    """(thread_m_blocks, m_block_size_8) candidates for a single pass of m rows."""
+    if m <= 8:
+        return [(1, True), (1, False)]
+    if m <= 16:
+        return [(1, False)]
+    if m <= 32:
+        return [(2, False), (1, False)]
+    return [(4, False), (2, False)]
+
+
+def candidates(k: int, n: int, m: int, max_splits: int):
+    for threads, tk, tn in THREAD_CONFIGS:
+        if k % tk or n % tn:
+            continue
+        for tmb, m8 in m_tiles_for(m):
+            for s in SPLITS if m <= 64 else (1,):
+                if s > max_splits or s > k // tk:
+                    continue
+                yield (threads, tk, tn, tmb, m8, s)
+
+
+class Timer:
+    """One CUDA graph replaying `calls` GEMMs over rotating weights; median replay / calls."""
+
+    def __init__(self, replays: int):
+        self.replays = replays
+        self.side = torch.cuda.Stream()
+
+    def time(self, fn_list) -> float:
+        torch.cuda.synchronize()
+        for fn in fn_list:  # eager pass (errors surface here, not inside capture)
+            fn()
+        self.side.wait_stream(torch.cuda.current_stream())
+        with torch.cuda.stream(self.side):
+            for fn in fn_list:
+                fn()
+        torch.cuda.current_stream().wait_stream(self.side)
+        graph = torch.cuda.CUDAGraph()
+        with torch.cuda.graph(graph):
+            for fn in fn_list:
+                fn()
+        for _ in range(3):
+            graph.replay()
+        torch.cuda.synchronize()
+        times = []
+        for _ in range(self.replays):
+            start, end = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
+            torch.cuda._sleep(20000)  # queue the replay behind a spin: no launch gaps timed
+            start.record()
+            graph.replay()
+            end.record()
+            end.synchronize()
+            times.append(start.elapsed_time(end) * 1000.0)
+        return statistics.median(times) / len(fn_list)
+
+
+def forced(config):
+    """marlin.gemm with the exec config forced (patches the one _lib call marlin.gemm makes)."""
+    threads, tk, tn, tmb, m8, s = config
+    cfg = _lib.ExecOverride(
+        threads=threads,
+        thread_k=tk,
+        thread_n=tn,
+        thread_m_blocks=tmb,
+        m_block_size_8=int(m8),
+        splits=s,
+    )
+    return lambda args: _lib.gemm_with_config(args, cfg)
+
+
+class Case:
+    """One (shape, M) problem: activations, rotating prepared weights, output, reference."""
+
+    def __init__(self, a, ws, out, work, ref, name):
+        self.a, self.ws, self.out, self.work, self.ref, self.name = a, ws, out, work, ref, name
+
+    def call(self, w):
+        return marlin.gemm(self.a, w, out=self.out, workspace=self.work)
+
+    def measure(self, timer, gemm_call, label):
+        """us per call with `gemm_call` as the library entry, an error text, or None if wrong."""
+        plain = _lib.gemm
+        _lib.gemm = gemm_call
+        try:
+            self.call(self.ws[0])
+            err = float((self.out.float() - self.ref).abs().mean() / self.ref.abs().mean())
+            if not err < 0.01:
+                print(f"WRONG {self.name} {label}: rel err {err:.3e}", flush=True)
+                return None
+            return timer.time([lambda w=w: self.call(w) for w in self.ws])
+        except marlin.MarlinError as e:
+            return str(e).splitlines()[0][:120]
+        finally:
+            _lib.gemm = plain
+
+
+def write(path, header, rows):
+    with open(path, "w") as f:
+        json.dump({"header": header, "rows": rows}, f, indent=1)
+
+
+def main() -> int:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--shapes", default=",".join(f"{k}x{n}" for k, n in SHAPES))
+    p.add_argument("--ms", default=",".join(map(str, MS)))
+    p.add_argument("--dtype", default="float16", choices=("float16", "bfloat16"))
+    p.add_argument("--rotate-mb", type=float, default=200.0)
+    p.add_argument("--replays", type=int, default=20)
+    p.add_argument("--out", default="tune.json")
+    args = p.parse_args()
+    shapes = [tuple(int(x) for x in s.split("x")) for s in args.shapes.split(",")]
+    ms = [int(x) for x in args.ms.split(",")]
+    dtype = getattr(torch, args.dtype)
+    torch.manual_seed(0)
+    timer = Timer(args.replays)
+    plain_gemm = _lib.gemm
+    rows, started = [], time.time()
+    prop = torch.cuda.get_device_properties(0)
+    header = {
+        "card": prop.name,
+        "sms": prop.multi_processor_count,
+        "date": datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%d %H:%M UTC"),
+        "commit": os.environ.get("MARLIN_COMMIT")
+        or subprocess.run(
+            ["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True
+        ).stdout.strip(),
+        "command": " ".join(sys.argv),
+        "dtype": args.dtype,
+        "scheme": "gptq_int4 g128",
+        "candidate_fields": [
+            "threads",
+            "thread_k",
+            "thread_n",
+            "thread_m_blocks",
+            "m_block_size_8",
+            "splits",
+        ],
+    }
+    for k, n in shapes:
+        q = quant.quantize_gptq(
+            torch.randn(k, n, device="cuda") * 0.05, group_size=128, dtype=dtype
+        )
+        w = marlin.prepare_weights("gptq", **q.tensors)
+        copies = max(2, int(args.rotate_mb * 2**20 // (k * n // 2)) + 1)
+        ws = [w] + [
+            marlin.prepare_weights("gptq", **{**q.tensors, "qweight": q.tensors["qweight"].clone()})
+            for _ in range(copies - 1)
+        ]
+        for m in ms:
+            a = torch.randn(m, k, device="cuda", dtype=dtype)
+            out = torch.empty(m, n, device="cuda", dtype=dtype)
+            work = marlin.make_workspace(m, n, k, args.dtype)
+            ref = quant.reference_gemm(a, w, dtype=torch.float32)
+            max_splits = 8  # the library refuses what its workspace cannot take
+
+            case = Case(a, ws, out, work, ref, f"{k}x{n} m={m}")
+            auto = case.measure(timer, plain_gemm, "auto")
+            rows.append({"k": k, "n": n, "m": m, "config": "auto", "us": auto})
+            best = None
+            for cfg in candidates(k, n, m, max_splits):
+                us = case.measure(timer, forced(cfg), cfg)
+                rows.append({"k": k, "n": n, "m": m, "config": list(cfg), "us": us})
+                if isinstance(us, float) and (best is None or us < best[1]):
+                    best = (cfg, us)
+            if best:
+                print(
+                    f"{k}x{n} m={m:5d}: auto {auto:8.1f} us  best {best[1]:8.1f} us {best[0]}",
+                    flush=True,
+                )
+        write(args.out, header, rows)  # after every shape: a run cut short keeps its data
+    write(args.out, header, rows)
+    print(f"wrote {args.out} ({len(rows)} rows, {time.time() - started:.0f} s)")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,76 @@
+// Device helpers shared by the two kernel bodies (reference_body.cuh, mma_body.cuh): the
+// asynchronous copy pipeline and the split-K ticket.
+#pragma once
+
+#include <cstdint>
+
+namespace marlin {
+namespace detail {
+
+// 16-byte global -> shared copy. When `valid` is false nothing is read and the destination is
+// zero-filled (rows of A past prob_m), so the arithmetic on them stays finite.
+__device__ __forceinline__ void copy16(void* smem_dst, const void* gmem_src, bool valid) {
+#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 800
+  const uint32_t dst = static_cast<uint32_t>(__cvta_generic_to_shared(smem_dst));
+  const int src_bytes = valid ? 16 : 0;
+  asm volatile("cp.async.cg.shared.global [%0], [%1], 16, %2;\n" ::"r"(dst), "l"(gmem_src),
+               "r"(src_bytes)
+               : "memory");
+#else
+  *static_cast<int4*>(smem_dst) =
+      valid ? __ldg(static_cast<const int4*>(gmem_src)) : make_int4(0, 0, 0, 0);
+#endif
+}
+
+__device__ __forceinline__ void copy_commit() {
+#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 800
+  asm volatile("cp.async.commit_group;\n" ::: "memory");
+#endif
+}
+
+// Wait until at most `kPending` committed copy groups are still in flight.
+template <int kPending>
+__device__ __forceinline__ void copy_wait() {
+#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 800
+  asm volatile("cp.async.wait_group %0;\n" ::"n"(kPending) : "memory");
+#endif
+}
+
+// `bytes` (a multiple of 16) from global to shared memory, 16 bytes per thread per step.
+template <int kThreads, int kBytes>
+__device__ __forceinline__ void copy_run(uint8_t* smem_dst, const uint8_t* gmem_src, int tid) {
+  static_assert(kBytes % 16 == 0, "copies are whole 16-byte chunks");
+  constexpr int kChunks = kBytes / 16;
+#pragma unroll
+  for (int it = 0; it < (kChunks + kThreads - 1) / kThreads; ++it) {
+    const int i = tid + it * kThreads;
+    if (kChunks % kThreads != 0 && i >= kChunks) break;
+    copy16(smem_dst + i * 16, gmem_src + i * 16, true);
+  }
+}
+
+template <int kValue>
+struct IntConst {
+  static constexpr int value = kValue;
+};
+
+// Split-K arrival (design.md section 9, launch contract): after this block's partial is in
+// C_tmp, take a ticket for `tile`; true in every thread of the block that arrived last, which
+// also resets the ticket for the next call. Needs every thread of the block.
+__device__ __forceinline__ bool split_arrival_is_last(int* locks, int tile, int splits) {
+  __threadfence();
+  __syncthreads();
+  bool last = false;
+  if (threadIdx.x == 0) {
+    last = atomicAdd(locks + tile, 1) == splits - 1;
+    if (last) atomicExch(locks + tile, 0);  // every split has arrived: ready for the next call
+  }
+  // Barrier and broadcast in one, without static shared memory (the dynamic size may be the
+  // whole 48 KiB that needs no opt-in).
+  const bool is_last = __syncthreads_or(last) != 0;
+  if (is_last) __threadfence();
+  return is_last;
+}
+
+}  // namespace detail
+}  // namespace marlin

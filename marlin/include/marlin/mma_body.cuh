@@ -1,0 +1,513 @@
+// The tensor-core kernel body (16-bit activations, sm_80+): design.md sections 9 and 11.
+//
+//   - persistent blocks walk BM x BN output tiles (and, split-K, K ranges of them) as the
+//     reference body does; K is walked in BK steps through a `stages`-deep cp.async ring holding
+//     the A tile (16-byte chunks XOR-swizzled by row so ldmatrix is conflict-free), the B tile in
+//     layout v2 (each lane's B operands for a 16 x 64 unit are 16 or 32 consecutive bytes), and
+//     the BK step's rows of grouped scales and zero points;
+//   - warp (wn, wk) owns columns [64 wn, 64 wn + 64) of the tile and the 16-row slices
+//     [wk * spw, (wk + 1) * spw) of every BK step: per slice one ldmatrix per 16 rows of A, one
+//     or two 16-byte shared loads of B, bit-arithmetic dequantization into operand registers
+//     (mma_dequant.cuh), eight m16n8k16 mma.sync per 16 rows, fp32 accumulators;
+//   - the k-warps are summed in a fixed order through shared memory, split-K partials through
+//     C_tmp in split order (deterministic), then the epilogue (NVFP4 global scale, bias, one
+//     rounding to the c type).
+#pragma once
+
+#include <cuda_bf16.h>
+#include <cuda_fp16.h>
+
+#include <cstdint>
+
+#include "marlin/dequant.cuh"
+#include "marlin/kernel.h"
+#include "marlin/kernel_common.cuh"
+#include "marlin/kernel_config.h"
+#include "marlin/layout_v2.h"
+#include "marlin/mma_dequant.cuh"
+#include "marlin/scalar_type.h"
+#include "marlin/type_traits.cuh"
+
+namespace marlin {
+namespace detail {
+
+// Scale and zero point of `group` for column n, straight from global memory (channelwise and
+// act-order steps), as c-type 16-bit patterns.
+template <ScalarTypeId s_type, ScalarTypeId c_type, ScalarTypeId b_type, bool is_zp_float>
+__device__ __forceinline__ void global_group_params(const void* scales, const void* zp,
+                                                    int prob_n, int group, int n, uint32_t& s,
+                                                    uint32_t& z) {
+  const int64_t gn = static_cast<int64_t>(group) * prob_n + n;
+  if constexpr (scalar_type_size_bits(s_type) == 16) {
+    s = __ldg(static_cast<const unsigned short*>(scales) + gn);
+  } else {
+    s = mma::scale_bits16<s_type, c_type>(__ldg(static_cast<const unsigned char*>(scales) + gn));
+  }
+  z = 0;
+  if constexpr (is_zp_float) {
+    z = __ldg(static_cast<const unsigned short*>(zp) + gn);
+  } else if constexpr (TypeTraits<b_type>::kNeedsZeroPoint) {
+    constexpr int kBits = TypeTraits<b_type>::kBits;
+    constexpr int kPack = 32 / kBits;
+    const int64_t word = static_cast<int64_t>(group) * (prob_n / kPack) + n / kPack;
+    const uint32_t q =
+        (__ldg(static_cast<const uint32_t*>(zp) + word) >> ((n % kPack) * kBits)) & ((1u << kBits) - 1u);
+    z = mma::splat<c_type>(static_cast<float>(q)) & 0xFFFFu;
+  }
+}
+
+template <ScalarTypeId a_type_id, ScalarTypeId b_type_id, ScalarTypeId c_type_id,
+          ScalarTypeId s_type_id, int threads, int thread_m_blocks, int thread_n_blocks,
+          int thread_k_blocks, bool m_block_size_8, int stages, int group_blocks, bool is_zp_float>
+__device__ __forceinline__ void mma_body(MARLIN_KERNEL_PARAMS) {
+  using BTraits = TypeTraits<b_type_id>;
+  constexpr KernelConfig kCfg{a_type_id,       b_type_id,       c_type_id,      s_type_id,
+                              threads,         thread_m_blocks, thread_n_blocks, thread_k_blocks,
+                              m_block_size_8,  stages,          group_blocks,   is_zp_float};
+  constexpr MmaShape kShape = mma_shape(kCfg);
+  static_assert(kShape.valid, "no warp layout of the tensor-core body fits this tile");
+  constexpr int kBM = kShape.bm;
+  constexpr int kBN = kShape.bn;
+  constexpr int kBK = kShape.bk;
+  constexpr int kMT = kShape.m_tiles;
+  constexpr int kKWarps = kShape.k_warps;
+  constexpr int kSpw = kShape.slices_per_warp;
+  constexpr int kBits = BTraits::kBits;
+  constexpr int kLaneWords = kBits == 4 ? 4 : 8;  // B words per lane per unit
+  constexpr int kUnitWords = unit_words(kBits);
+  constexpr int kUnitsPerSlice = kBN / kUnitN;
+  constexpr int kAChunksPerRow = kBK / 8;  // 16-byte chunks of one A row
+  constexpr int kAOff = 0;
+  constexpr int kBOff = kAOff + mma_a_bytes(kCfg);
+  constexpr int kSOff = kBOff + mma_b_bytes(kCfg);
+  constexpr int kZOff = kSOff + mma_s_bytes(kCfg);
+  constexpr int kStageBytes = mma_stage_bytes(kCfg);
+  constexpr int kGroupRows = staged_group_rows(kCfg);
+  constexpr int kGroupK = group_blocks > 0 ? 16 * group_blocks : 0;
+  constexpr int kSBytes = scalar_bytes(s_type_id);
+  constexpr bool kActOrder = group_blocks == 0;
+  constexpr bool kChannelwise = group_blocks == -1;
+  constexpr bool kIntZp = BTraits::kNeedsZeroPoint && !is_zp_float;
+  constexpr bool kZp = BTraits::kNeedsZeroPoint;
+  constexpr bool kHasGlobalScale = s_type_id == kFE4M3fn.id();
+  using Fix = mma::FloatFix<b_type_id, c_type_id>;
+  // Channelwise scales multiply the fp32 sums once at the end (B carries code - zero point):
+  // fewer instructions per weight and no fp16 rounding of w * s. Grouped scales stay on the B
+  // side: a second accumulator set per group measured slower (122 instead of 78 registers per
+  // thread at M <= 16, so 4 instead of 6 resident blocks per SM; docs/benchmarks.md run 5).
+  constexpr bool kScaleOut = kChannelwise;
+  static_assert(!kZp || kBits == 4 || !is_zp_float, "float zero points are 4-bit only");
+  (void)use_atomic_add, (void)use_fp32_reduce, (void)max_shared_mem, (void)num_groups,
+      (void)a_scales_ptr;
+
+  extern __shared__ int4 smem_raw[];
+  uint8_t* const smem = reinterpret_cast<uint8_t*>(smem_raw);
+
+  const int tid = static_cast<int>(threadIdx.x);
+  const int lane = tid % 32;
+  const int warp = tid / 32;
+  const int wn = warp % kShape.n_warps;
+  const int wk = warp / kShape.n_warps;
+  const int g = lane / 4;  // mma group: the lane's B column, A/C row
+  const int t = lane % 4;  // thread in group: the lane's k pair, C column pair
+
+  const int m_tiles = (prob_m + kBM - 1) / kBM;
+  const int n_tiles = prob_n / kBN;
+  const int k_steps = prob_k / kBK;
+  const int num_tiles = m_tiles * n_tiles;
+  const int splits = (C_tmp != nullptr && static_cast<int>(gridDim.x) >= 2 * num_tiles)
+                         ? static_cast<int>(gridDim.x) / num_tiles
+                         : 1;
+  const int num_items = num_tiles * splits;
+  const int64_t n_units = prob_n / kUnitN;
+
+  const uint8_t* const a_bytes = reinterpret_cast<const uint8_t*>(A);
+  const uint8_t* const b_bytes = reinterpret_cast<const uint8_t*>(B);
+  const uint8_t* const s_bytes = reinterpret_cast<const uint8_t*>(scales_ptr);
+  const uint8_t* const z_bytes = reinterpret_cast<const uint8_t*>(zp_ptr);
+  const float global_scale = kHasGlobalScale ? __ldg(global_scale_ptr) : 1.f;
+
+  // Shared-memory address of this lane's ldmatrix row for 16-row tile mt, slice s, in slot 0.
+  // Logical chunk ch of row r sits at physical chunk ch ^ (r % 8).
+  auto a_frag_addr = [&](int mt, int s) -> uint32_t {
+    const int r = mt * 16 + (m_block_size_8 ? lane % 8 : lane % 16);
+    const int ch = 2 * s + (m_block_size_8 ? (lane / 8) % 2 : lane / 16);
+    const int phys = ch ^ (r % 8);
+    return static_cast<uint32_t>(__cvta_generic_to_shared(smem + kAOff)) +
+           static_cast<uint32_t>(r * kBK * 2 + phys * 16);
+  };
+
+#pragma unroll 1
+  for (int item = blockIdx.x; item < num_items; item += gridDim.x) {
+    const int tile = item % num_tiles;
+    const int split = item / num_tiles;
+    const int kt_begin = static_cast<int>(static_cast<int64_t>(k_steps) * split / splits);
+    const int kt_end = static_cast<int>(static_cast<int64_t>(k_steps) * (split + 1) / splits);
+    const int m0 = (tile % m_tiles) * kBM;
+    const int n0 = (tile / m_tiles) * kBN;
+    const int tile_rows = min(kBM, prob_m - m0);
+
+    // Per-thread copy offsets, computed once per tile: a step's copies only add kt * stride.
+    constexpr int kAChunks = kBM * kAChunksPerRow;
+    constexpr int kACopies = (kAChunks + threads - 1) / threads;
+    constexpr int kSliceBytes = kUnitsPerSlice * kUnitWords * 4;
+    constexpr int kBChunks = (kBK / 16) * (kSliceBytes / 16);
+    constexpr int kBCopies = (kBChunks + threads - 1) / threads;
+    const int64_t slice_stride = n_units * (kUnitWords * 4);  // bytes between k-slabs of B
+    const uint8_t* const b_tile = b_bytes + static_cast<int64_t>(n0 / kUnitN) * (kUnitWords * 4);
+    const uint8_t* a_src[kACopies];
+    int a_dst[kACopies];
+    bool a_valid[kACopies];
+#pragma unroll
+    for (int it = 0; it < kACopies; ++it) {
+      const int i = tid + it * threads;
+      const int r = (i % kAChunks) / kAChunksPerRow;
+      const int ch = i % kAChunksPerRow;
+      a_valid[it] = r < tile_rows && (kAChunks % threads == 0 || i < kAChunks);
+      // Rows past prob_m point at row m0 (always valid) and copy nothing.
+      a_src[it] = a_bytes + static_cast<int64_t>(m0 + (r < tile_rows ? r : 0)) * lda * 2 + ch * 16;
+      a_dst[it] = kAOff + r * kBK * 2 + ((ch ^ (r % 8)) * 16);
+    }
+    int64_t b_src[kBCopies];
+#pragma unroll
+    for (int it = 0; it < kBCopies; ++it) {
+      const int i = (tid + it * threads) % kBChunks;
+      b_src[it] = (i / (kSliceBytes / 16)) * slice_stride + (i % (kSliceBytes / 16)) * 16;
+    }
+
+    auto load_stage = [&](int kt) {
+      uint8_t* const slot = smem + (kt % stages) * kStageBytes;
+#pragma unroll
+      for (int it = 0; it < kACopies; ++it) {
+        if (kAChunks % threads != 0 && tid + it * threads >= kAChunks) break;
+        copy16(slot + a_dst[it], a_src[it] + static_cast<int64_t>(kt) * (kBK * 2), a_valid[it]);
+      }
+      // B: per 16-row slice, the tile's units are one contiguous run.
+      const uint8_t* const b_step = b_tile + static_cast<int64_t>(kt) * (kBK / 16) * slice_stride;
+#pragma unroll
+      for (int it = 0; it < kBCopies; ++it) {
+        const int i = tid + it * threads;
+        if (kBChunks % threads != 0 && i >= kBChunks) break;
+        copy16(slot + kBOff + i * 16, b_step + b_src[it], true);
+      }
+      if constexpr (kGroupRows > 0) {
+        const int first_group = static_cast<int>(static_cast<int64_t>(kt) * kBK / kGroupK);
+#pragma unroll
+        for (int r = 0; r < kGroupRows; ++r) {
+          const int64_t gr = first_group + r;
+          copy_run<threads, kBN * kSBytes>(slot + kSOff + r * kBN * kSBytes,
+                                           s_bytes + (gr * prob_n + n0) * kSBytes, tid);
+          if constexpr (is_zp_float) {
+            copy_run<threads, kBN * 2>(slot + kZOff + r * kBN * 2, z_bytes + (gr * prob_n + n0) * 2,
+                                       tid);
+          } else if constexpr (kIntZp) {
+            copy_run<threads, kBN * kBits / 8>(slot + kZOff + r * (kBN * kBits / 8),
+                                                z_bytes + (gr * prob_n + n0) * kBits / 8, tid);
+          }
+        }
+      }
+    };
+
+    // B-side scale / zero point operands (c-type pairs) for the lane's 8 B columns 8j + g,
+    // indexed [column block j][0: rows 2t, 2t+1 | 1: rows 2t+8, 2t+9].
+    uint32_t sc[8][2];
+    uint32_t zc[8][2];
+    // Channelwise output scales (kScaleOut) of the lane's accumulator columns 8j + 2t + {0, 1}.
+    float so[8][2];
+    auto set_params = [&](int j, uint32_t s16, uint32_t z16) {
+      sc[j][0] = sc[j][1] = mma::splat_bits(s16);
+      zc[j][0] = zc[j][1] = mma::splat_bits(z16);
+    };
+    if constexpr (kChannelwise) {
+#pragma unroll
+      for (int j = 0; j < 8; ++j) {
+        uint32_t s16, z16;
+        global_group_params<s_type_id, c_type_id, b_type_id, is_zp_float>(
+            scales_ptr, zp_ptr, prob_n, 0, n0 + wn * 64 + 8 * j + g, s16, z16);
+        set_params(j, s16, z16);
+        if constexpr (kScaleOut) {
+#pragma unroll
+          for (int h = 0; h < 2; ++h) {
+            so[j][h] = load_element<s_type_id>(scales_ptr, n0 + wn * 64 + 8 * j + 2 * t + h);
+          }
+        }
+      }
+    }
+
+    float acc[kMT][8][4];
+#pragma unroll
+    for (int mt = 0; mt < kMT; ++mt) {
+#pragma unroll
+      for (int j = 0; j < 8; ++j) {
+#pragma unroll
+        for (int e = 0; e < 4; ++e) acc[mt][j][e] = 0.f;
+      }
+    }
+    int current_group = -1;
+
+#pragma unroll 1
+    for (int kt = kt_begin; kt < kt_begin + stages - 1; ++kt) {
+      if (kt < kt_end) load_stage(kt);
+      copy_commit();
+    }
+
+#pragma unroll 1
+    for (int kt = kt_begin; kt < kt_end; ++kt) {
+      copy_wait<stages - 2>();
+      __syncthreads();  // step kt visible; nobody still reads the slot refilled next
+      if (kt + stages - 1 < kt_end) load_stage(kt + stages - 1);
+      copy_commit();
+
+      const int slot_off = (kt % stages) * kStageBytes;
+      const uint8_t* const slot = smem + slot_off;
+
+#pragma unroll
+      for (int i = 0; i < kSpw; ++i) {
+        const int s = wk * kSpw + i;  // slice within the BK step
+
+        // Scales and zero points of this slice: staged rows of the BK step, read when the
+        // slice starts a new group (warp-uniform).
+        if constexpr (kGroupRows > 0) {
+          const int group = (kt * kBK + s * 16) / kGroupK;
+          if (group != current_group) {
+            current_group = group;
+            const int r = kGroupRows > 1 ? (s * 16) / kGroupK : 0;
+            const uint8_t* srow = slot + kSOff + r * kBN * kSBytes;
+#pragma unroll
+            for (int j = 0; j < 8; ++j) {
+              const int col = wn * 64 + 8 * j + g;
+              uint32_t s16;
+              if constexpr (kSBytes == 2) {
+                s16 = *reinterpret_cast<const unsigned short*>(srow + col * 2);
+              } else {
+                s16 = mma::scale_bits16<s_type_id, c_type_id>(srow[col]);
+              }
+              uint32_t z16 = 0;
+              if constexpr (is_zp_float) {
+                z16 = *reinterpret_cast<const unsigned short*>(slot + kZOff + (r * kBN + col) * 2);
+              } else if constexpr (kIntZp) {
+                const uint8_t* zrow = slot + kZOff + r * (kBN * kBits / 8);
+                const uint32_t word =
+                    *reinterpret_cast<const uint32_t*>(zrow + (col * kBits / 32) * 4);
+                const uint32_t q = (word >> ((col % (32 / kBits)) * kBits)) & ((1u << kBits) - 1u);
+                z16 = mma::splat<c_type_id>(static_cast<float>(q)) & 0xFFFFu;
+              }
+              set_params(j, s16, z16);
+            }
+          }
+        } else if constexpr (kActOrder) {
+          // The lane's four rows usually share one group (sorted g_idx); per row otherwise.
+          const int k0 = kt * kBK + s * 16;
+          const int grp[4] = {__ldg(g_idx + k0 + 2 * t), __ldg(g_idx + k0 + 2 * t + 1),
+                              __ldg(g_idx + k0 + 2 * t + 8), __ldg(g_idx + k0 + 2 * t + 9)};
+#pragma unroll
+          for (int j = 0; j < 8; ++j) {
+            const int n = n0 + wn * 64 + 8 * j + g;
+            uint32_t s16[4], z16[4];
+            global_group_params<s_type_id, c_type_id, b_type_id, is_zp_float>(
+                scales_ptr, zp_ptr, prob_n, grp[0], n, s16[0], z16[0]);
+            if (grp[1] == grp[0] && grp[2] == grp[0] && grp[3] == grp[0]) {
+              s16[1] = s16[2] = s16[3] = s16[0];
+              z16[1] = z16[2] = z16[3] = z16[0];
+            } else {
+#pragma unroll
+              for (int e = 1; e < 4; ++e) {
+                global_group_params<s_type_id, c_type_id, b_type_id, is_zp_float>(
+                    scales_ptr, zp_ptr, prob_n, grp[e], n, s16[e], z16[e]);
+              }
+            }
+            sc[j][0] = s16[0] | (s16[1] << 16);
+            sc[j][1] = s16[2] | (s16[3] << 16);
+            zc[j][0] = z16[0] | (z16[1] << 16);
+            zc[j][1] = z16[2] | (z16[3] << 16);
+          }
+        }
+
+        // A operands: one ldmatrix per 16 rows (x2 for the 8-row tile; rows 8-15 are zero).
+        uint32_t a[kMT][4];
+#pragma unroll
+        for (int mt = 0; mt < kMT; ++mt) {
+          const uint32_t addr = a_frag_addr(mt, s) + static_cast<uint32_t>(slot_off);
+          if constexpr (m_block_size_8) {
+            mma::ldmatrix_x2(a[mt][0], a[mt][2], addr);
+            a[mt][1] = a[mt][3] = 0u;
+          } else {
+            mma::ldmatrix_x4(a[mt], addr);
+          }
+        }
+
+        // B: this lane's words of unit wn of slice s.
+        uint32_t bw[kLaneWords];
+        const uint8_t* bsrc =
+            slot + kBOff + ((s * kUnitsPerSlice + wn) * kUnitWords + lane * kLaneWords) * 4;
+#pragma unroll
+        for (int v = 0; v < kLaneWords / 4; ++v) {
+          const uint4 q = *reinterpret_cast<const uint4*>(bsrc + v * 16);
+          bw[4 * v] = q.x, bw[4 * v + 1] = q.y, bw[4 * v + 2] = q.z, bw[4 * v + 3] = q.w;
+        }
+
+        auto finish = [&](uint32_t v, int j, int half) -> uint32_t {
+          if constexpr (Fix::kNeeded) v = mma::mul2<c_type_id>(v, mma::splat_bits(Fix::kBits16));
+          if constexpr (kScaleOut) {
+            return kZp ? mma::sub2<c_type_id>(v, zc[j][half]) : v;
+          } else {
+            return mma::apply_zero_scale<c_type_id, kZp>(v, zc[j][half], sc[j][half]);
+          }
+        };
+#pragma unroll
+        for (int j = 0; j < 8; ++j) {
+          uint32_t b0, b1;
+          if constexpr (kBits == 4) {
+            const uint32_t w = bw[j / 2];
+            if (j % 2 == 0) {
+              b0 = finish(mma::code_pair4<b_type_id, c_type_id, 0>(w), j, 0);
+              b1 = finish(mma::code_pair4<b_type_id, c_type_id, 1>(w), j, 1);
+            } else {
+              b0 = finish(mma::code_pair4<b_type_id, c_type_id, 2>(w), j, 0);
+              b1 = finish(mma::code_pair4<b_type_id, c_type_id, 3>(w), j, 1);
+            }
+          } else {
+            b0 = finish(mma::code_pair8<b_type_id, c_type_id, 0>(bw[j]), j, 0);
+            b1 = finish(mma::code_pair8<b_type_id, c_type_id, 1>(bw[j]), j, 1);
+          }
+#pragma unroll
+          for (int mt = 0; mt < kMT; ++mt) mma::mma_16816<c_type_id>(acc[mt][j], a[mt], b0, b1);
+        }
+      }
+    }
+
+    // Channelwise scales multiply the whole sum once.
+    if constexpr (kScaleOut) {
+#pragma unroll
+      for (int mt = 0; mt < kMT; ++mt) {
+#pragma unroll
+        for (int j = 0; j < 8; ++j) {
+#pragma unroll
+          for (int e = 0; e < 4; ++e) acc[mt][j][e] *= so[j][e % 2];
+        }
+      }
+    }
+
+    copy_wait<0>();
+    __syncthreads();  // the ring is free: reuse it for the k-warp reduction
+
+    if constexpr (kKWarps > 1) {
+      // Warps wk = K-1 .. 1 fold into a buffer in fragment order (conflict-free float4s), then
+      // wk = 0 adds it: fixed order, the same bits every run.
+      float4* const red = reinterpret_cast<float4*>(smem);
+      auto red_index = [&](int mt, int j) { return ((wn * kMT + mt) * 8 + j) * 32 + lane; };
+#pragma unroll 1
+      for (int k = kKWarps - 1; k >= 1; --k) {
+        if (wk == k) {
+#pragma unroll
+          for (int mt = 0; mt < kMT; ++mt) {
+#pragma unroll
+            for (int j = 0; j < 8; ++j) {
+              float4 v = make_float4(acc[mt][j][0], acc[mt][j][1], acc[mt][j][2], acc[mt][j][3]);
+              if (k != kKWarps - 1) {
+                const float4 r = red[red_index(mt, j)];
+                v.x += r.x, v.y += r.y, v.z += r.z, v.w += r.w;
+              }
+              red[red_index(mt, j)] = v;
+            }
+          }
+        }
+        __syncthreads();
+      }
+      if (wk == 0) {
+#pragma unroll
+        for (int mt = 0; mt < kMT; ++mt) {
+#pragma unroll
+          for (int j = 0; j < 8; ++j) {
+            const float4 r = red[red_index(mt, j)];
+            acc[mt][j][0] += r.x, acc[mt][j][1] += r.y, acc[mt][j][2] += r.z, acc[mt][j][3] += r.w;
+          }
+        }
+      }
+    }
+
+    // Rows of the lane's accumulators: e / 2 selects row g or g + 8 of 16-row tile mt.
+    auto row_of = [&](int mt, int e) { return m0 + mt * 16 + g + 8 * (e / 2); };
+    auto col_of = [&](int j) { return n0 + wn * 64 + 8 * j + 2 * t; };
+    constexpr int kRowHalves = m_block_size_8 ? 1 : 2;
+
+    bool write_c = true;
+    if (splits > 1) {
+      if (wk == 0) {
+#pragma unroll
+        for (int mt = 0; mt < kMT; ++mt) {
+#pragma unroll
+          for (int h = 0; h < kRowHalves; ++h) {
+            const int row = row_of(mt, 2 * h);
+            if (row < prob_m) {
+              float* const dst = C_tmp + (static_cast<int64_t>(split) * prob_m + row) * prob_n;
+#pragma unroll
+              for (int j = 0; j < 8; ++j) {
+                *reinterpret_cast<float2*>(dst + col_of(j)) =
+                    make_float2(acc[mt][j][2 * h], acc[mt][j][2 * h + 1]);
+              }
+            }
+          }
+        }
+      }
+      write_c = split_arrival_is_last(locks, tile, splits);
+      if (write_c && wk == 0) {
+        // Sum in split order (0, 1, ..., S-1): the same bits whichever split arrives last.
+#pragma unroll 1
+        for (int sp = 0; sp < splits; ++sp) {
+          const float* const part = C_tmp + static_cast<int64_t>(sp) * prob_m * prob_n;
+#pragma unroll
+          for (int mt = 0; mt < kMT; ++mt) {
+#pragma unroll
+            for (int h = 0; h < kRowHalves; ++h) {
+              const int row = row_of(mt, 2 * h);
+              if (row < prob_m) {
+#pragma unroll
+                for (int j = 0; j < 8; ++j) {
+                  const float2 v = __ldcg(reinterpret_cast<const float2*>(
+                      part + static_cast<int64_t>(row) * prob_n + col_of(j)));
+                  acc[mt][j][2 * h] = sp == 0 ? v.x : acc[mt][j][2 * h] + v.x;
+                  acc[mt][j][2 * h + 1] = sp == 0 ? v.y : acc[mt][j][2 * h + 1] + v.y;
+                }
+              }
+            }
+          }
+        }
+      }
+    }
+
+    if (wk == 0 && write_c) {
+      uint32_t* const c_out = reinterpret_cast<uint32_t*>(C);
+      float bias[8][2];
+#pragma unroll
+      for (int j = 0; j < 8; ++j) {
+        bias[j][0] = has_bias ? load_element<c_type_id>(b_bias_ptr, col_of(j)) : 0.f;
+        bias[j][1] = has_bias ? load_element<c_type_id>(b_bias_ptr, col_of(j) + 1) : 0.f;
+      }
+#pragma unroll
+      for (int mt = 0; mt < kMT; ++mt) {
+#pragma unroll
+        for (int h = 0; h < kRowHalves; ++h) {
+          const int row = row_of(mt, 2 * h);
+          if (row < prob_m) {
+#pragma unroll
+            for (int j = 0; j < 8; ++j) {
+              const float lo = fmaf(acc[mt][j][2 * h], global_scale, bias[j][0]);
+              const float hi = fmaf(acc[mt][j][2 * h + 1], global_scale, bias[j][1]);
+              const uint32_t packed = float_to_output_bits<c_type_id>(lo) |
+                                      (static_cast<uint32_t>(float_to_output_bits<c_type_id>(hi)) << 16);
+              c_out[(static_cast<int64_t>(row) * prob_n + col_of(j)) / 2] = packed;
+            }
+          }
+        }
+      }
+    }
+
+    if constexpr (kKWarps > 1) {
+      __syncthreads();  // the reduction buffer aliases the ring the next prologue refills
+    }
+  }
+}
+
+}  // namespace detail
+}  // namespace marlin

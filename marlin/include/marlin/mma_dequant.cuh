@@ -1,0 +1,235 @@
+// Weight codes -> m16n8k16 B operands in registers, for the tensor-core body (mma_body.cuh).
+//
+// A "pair" is one 32-bit B operand register: two 16-bit values of the c type (fp16 or bf16),
+// rows (2t, 2t+1) or (2t+8, 2t+9) of one column (layout_v2.h). Codes become exact 16-bit values
+// with bit arithmetic only (no conversions, no lookups):
+//   - 4-bit integers: the code ORed into the mantissa of a magic number M (1024 in fp16, 128 in
+//     bf16, both with an ulp of 1), then M + type bias subtracted: exact;
+//   - 8-bit integers: fp16 the same with M = 1024; bf16 through fp32 (M = 2^23), since bf16 has
+//     too few mantissa bits for M + 255;
+//   - e4m3 / e2m1: sign and magnitude bits moved into place, which yields value * 2^-x exactly
+//     (subnormals included); the caller multiplies by FloatFix (2^x), also exact.
+#pragma once
+
+#include <cuda_bf16.h>
+#include <cuda_fp16.h>
+
+#include <cstdint>
+#include <cstring>
+
+#include "marlin/dequant.cuh"
+#include "marlin/scalar_type.h"
+
+namespace marlin {
+namespace mma {
+
+template <ScalarTypeId c_type>
+struct Vec2Of;
+template <>
+struct Vec2Of<kFloat16.id()> {
+  using T = __half2;
+};
+template <>
+struct Vec2Of<kBFloat16.id()> {
+  using T = __nv_bfloat162;
+};
+
+template <typename T>
+__device__ __forceinline__ T from_bits(uint32_t x) {
+  T v;
+  memcpy(&v, &x, 4);
+  return v;
+}
+template <typename T>
+__device__ __forceinline__ uint32_t to_bits(T v) {
+  uint32_t x;
+  memcpy(&x, &v, 4);
+  return x;
+}
+
+// 16-bit pattern of value v (v small, exact) in the c type, duplicated into both halves.
+template <ScalarTypeId c_type>
+__device__ __forceinline__ uint32_t splat(float v) {
+  if constexpr (c_type == kFloat16.id()) {
+    return to_bits(__float2half2_rn(v));
+  } else {
+    return to_bits(__float2bfloat162_rn(v));
+  }
+}
+
+__device__ __forceinline__ uint32_t splat_bits(uint32_t bits16) {
+  return bits16 | (bits16 << 16);
+}
+
+// c-type factor that undoes the exponent shift of the float-code tricks below (1 for integers).
+template <ScalarTypeId b_type, ScalarTypeId c_type>
+struct FloatFix {
+  // fp16: e4m3 codes land 2^8 low, e2m1 2^14 low; bf16: 2^120 and 2^126.
+  static constexpr bool kNeeded = b_type == kFE4M3fn.id() || b_type == kFE2M1f.id();
+  static constexpr uint32_t kBits16 =
+      c_type == kFloat16.id() ? (b_type == kFE4M3fn.id() ? 0x5C00u : 0x7400u)
+                              : (b_type == kFE4M3fn.id() ? 0x7B80u : 0x7E80u);
+};
+
+// Pair p (0..3) of a 4-bit word: codes at bits [4p, 4p+4) and [4p+16, 4p+20) -> value pair with
+// the type's fixed bias removed (kU4B8: q - 8; kU4: q, zero points come later; e2m1 * 2^-x).
+template <ScalarTypeId b_type, ScalarTypeId c_type, int p>
+__device__ __forceinline__ uint32_t code_pair4(uint32_t word) {
+  const uint32_t w = p == 0 ? word : word >> (4 * p);
+  using T = typename Vec2Of<c_type>::T;
+  if constexpr (b_type == kFE2M1f.id()) {
+    // sign bit 3 -> bit 15; magnitude bits 0..2 (e1 e0 m) -> the exponent's low bits and the
+    // mantissa's top bit.
+    constexpr int kShift = c_type == kFloat16.id() ? 9 : 6;
+    return ((w & 0x00070007u) << kShift) | ((w & 0x00080008u) << 12);
+  } else {
+    static_assert(b_type == kU4B8.id() || b_type == kU4.id() || b_type == kS4.id(),
+                  "code_pair4: 4-bit integer or e2m1 codes");
+    constexpr bool kF16 = c_type == kFloat16.id();
+    constexpr uint32_t kMagic = kF16 ? 0x64006400u : 0x43004300u;
+    constexpr float kMagicValue = kF16 ? 1024.f : 128.f;
+    if constexpr (kF16 && b_type != kS4.id()) {
+      // fp16 saves shifts: pairs 0/1 and 2/3 share one word, the odd pair masked in place as
+      // 1024 + 16q (exact: the ulp there is 1), then q = x / 16 - 64 in one exact fma.
+      constexpr float kBias = b_type == kU4B8.id() ? 8.f : 0.f;
+      const uint32_t base = p >= 2 ? word >> 8 : word;
+      if constexpr (p % 2 == 0) {
+        const uint32_t x = (base & 0x000F000Fu) | kMagic;
+        return to_bits(__hsub2(from_bits<T>(x), from_bits<T>(splat<c_type>(1024.f + kBias))));
+      } else {
+        const uint32_t x = (base & 0x00F000F0u) | kMagic;
+        return to_bits(__hfma2(from_bits<T>(x), from_bits<T>(splat<c_type>(1.f / 16.f)),
+                               from_bits<T>(splat<c_type>(-(64.f + kBias)))));
+      }
+    } else if constexpr (b_type == kS4.id()) {
+      // Two's complement nibble: flip the sign bit, then it is an offset-8 code.
+      const uint32_t x = ((w ^ 0x00080008u) & 0x000F000Fu) | kMagic;
+      return to_bits(__hsub2(from_bits<T>(x), from_bits<T>(splat<c_type>(kMagicValue + 8.f))));
+    } else {
+      constexpr float kBias = b_type == kU4B8.id() ? 8.f : 0.f;
+      const uint32_t x = (w & 0x000F000Fu) | kMagic;
+      return to_bits(__hsub2(from_bits<T>(x), from_bits<T>(splat<c_type>(kMagicValue + kBias))));
+    }
+  }
+}
+
+// Pair hi (0: bytes 0,1; 1: bytes 2,3) of an 8-bit word -> value pair, fixed bias removed.
+template <ScalarTypeId b_type, ScalarTypeId c_type, int hi>
+__device__ __forceinline__ uint32_t code_pair8(uint32_t word) {
+  using T = typename Vec2Of<c_type>::T;
+  if constexpr (b_type == kFE4M3fn.id()) {
+    // Bytes into the high byte of each half, then the 7 magnitude bits moved down past the
+    // wider exponent: 1 bit for fp16 (e5 vs e4), 4 for bf16 (e8 vs e4).
+    const uint32_t y = __byte_perm(word, 0u, hi == 0 ? 0x1404u : 0x3424u);
+    if constexpr (c_type == kFloat16.id()) {
+      return (y & 0x80008000u) | ((y >> 1) & 0x3F803F80u);
+    } else {
+      return (y & 0x80008000u) | ((y >> 4) & 0x07F007F0u);
+    }
+  } else {
+    static_assert(b_type == kU8B128.id() || b_type == kU8.id() || b_type == kS8.id(),
+                  "code_pair8: 8-bit integer or e4m3 codes");
+    // kS8 is two's complement: flipping bit 7 makes it an offset-128 code.
+    const uint32_t w = b_type == kS8.id() ? word ^ 0x80808080u : word;
+    constexpr float kBias = b_type == kU8.id() ? 0.f : 128.f;
+    if constexpr (c_type == kFloat16.id()) {
+      const uint32_t x = __byte_perm(w, 0x64646464u, hi == 0 ? 0x4140u : 0x4342u);
+      return to_bits(__hsub2(from_bits<T>(x), from_bits<T>(splat<c_type>(1024.f + kBias))));
+    } else {
+      const float lo = __uint_as_float(__byte_perm(w, 0x4B000000u, hi == 0 ? 0x7650u : 0x7652u));
+      const float up = __uint_as_float(__byte_perm(w, 0x4B000000u, hi == 0 ? 0x7651u : 0x7653u));
+      constexpr float kOffset = 8388608.f + kBias;
+      return to_bits(__floats2bfloat162_rn(lo - kOffset, up - kOffset));
+    }
+  }
+}
+
+// (v - z) * s per half, the zero point optional (z_bits unused when !kZp).
+template <ScalarTypeId c_type, bool kZp>
+__device__ __forceinline__ uint32_t apply_zero_scale(uint32_t v, uint32_t z, uint32_t s) {
+  using T = typename Vec2Of<c_type>::T;
+  T x = from_bits<T>(v);
+  if constexpr (kZp) x = __hsub2(x, from_bits<T>(z));
+  return to_bits(__hmul2(x, from_bits<T>(s)));
+}
+
+// v - z per half (zero points only).
+template <ScalarTypeId c_type>
+__device__ __forceinline__ uint32_t sub2(uint32_t v, uint32_t z) {
+  using T = typename Vec2Of<c_type>::T;
+  return to_bits(__hsub2(from_bits<T>(v), from_bits<T>(z)));
+}
+
+template <ScalarTypeId c_type>
+__device__ __forceinline__ uint32_t mul2(uint32_t x, uint32_t y) {
+  using T = typename Vec2Of<c_type>::T;
+  return to_bits(__hmul2(from_bits<T>(x), from_bits<T>(y)));
+}
+
+// Scale bits (as stored, zero-extended) -> c-type 16-bit pattern. Exact for every s type the
+// table uses: the c type itself, e4m3 (NVFP4; exact in fp16 and bf16) and e8m0 (MXFP4, bf16).
+template <ScalarTypeId s_type, ScalarTypeId c_type>
+__device__ __forceinline__ uint32_t scale_bits16(uint32_t raw) {
+  if constexpr (s_type == c_type) {
+    return raw;
+  } else if constexpr (s_type == kFE8M0fnu.id()) {
+    static_assert(c_type == kBFloat16.id(), "e8m0 scales need bf16 (fp16 cannot hold 2^+-127)");
+    // 2^(e-127): the exponent field itself; e = 0 is the bf16 subnormal 2^-127; 0xFF is NaN.
+    return raw == 0xFFu ? 0x7FC0u : raw == 0u ? 0x0040u : raw << 7;
+  } else {
+    static_assert(s_type == kFE4M3fn.id(), "scales: the c type, e4m3 or e8m0");
+    const float f = e4m3_to_float(raw);
+    if constexpr (c_type == kFloat16.id()) {
+      return __half_as_ushort(__float2half_rn(f));
+    } else {
+      return __bfloat16_as_ushort(__float2bfloat16_rn(f));
+    }
+  }
+}
+
+// D += A * B, m16n8k16, fp32 accumulators.
+template <ScalarTypeId c_type>
+__device__ __forceinline__ void mma_16816(float (&d)[4], const uint32_t (&a)[4], uint32_t b0,
+                                          uint32_t b1) {
+#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 800
+  if constexpr (c_type == kFloat16.id()) {
+    asm volatile(
+        "mma.sync.aligned.m16n8k16.row.col.f32.f16.f16.f32 {%0,%1,%2,%3}, {%4,%5,%6,%7}, "
+        "{%8,%9}, {%0,%1,%2,%3};\n"
+        : "+f"(d[0]), "+f"(d[1]), "+f"(d[2]), "+f"(d[3])
+        : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "r"(b0), "r"(b1));
+  } else {
+    asm volatile(
+        "mma.sync.aligned.m16n8k16.row.col.f32.bf16.bf16.f32 {%0,%1,%2,%3}, {%4,%5,%6,%7}, "
+        "{%8,%9}, {%0,%1,%2,%3};\n"
+        : "+f"(d[0]), "+f"(d[1]), "+f"(d[2]), "+f"(d[3])
+        : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "r"(b0), "r"(b1));
+  }
+#else
+  (void)d, (void)a, (void)b0, (void)b1;
+  __trap();  // the mma body is compiled for sm_80+ only (uses_mma_body)
+#endif
+}
+
+__device__ __forceinline__ void ldmatrix_x4(uint32_t (&r)[4], uint32_t smem_addr) {
+#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 800
+  asm volatile("ldmatrix.sync.aligned.m8n8.x4.shared.b16 {%0,%1,%2,%3}, [%4];\n"
+               : "=r"(r[0]), "=r"(r[1]), "=r"(r[2]), "=r"(r[3])
+               : "r"(smem_addr));
+#else
+  (void)r, (void)smem_addr;
+#endif
+}
+
+__device__ __forceinline__ void ldmatrix_x2(uint32_t& r0, uint32_t& r1, uint32_t smem_addr) {
+#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 800
+  asm volatile("ldmatrix.sync.aligned.m8n8.x2.shared.b16 {%0,%1}, [%2];\n"
+               : "=r"(r0), "=r"(r1)
+               : "r"(smem_addr));
+#else
+  (void)r0, (void)r1, (void)smem_addr;
+#endif
+}
+
+}  // namespace mma
+}  // namespace marlin

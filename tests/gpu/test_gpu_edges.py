@@ -1,0 +1,138 @@
+"""The tensor-core kernel's edges (issue 6): M around every tile and block boundary, the smallest
+K and N tiles, every split factor and exec config the dispatcher can choose (forced through
+marlin_gemm_with_config), and bitwise-identical outputs run to run.
+
+GPTQ int4 (fp16 and bf16, group 128 and channelwise); float64 reference on the dequantized weights,
+output poisoned with NaN before each call.
+"""
+
+import pytest
+
+torch = pytest.importorskip("torch")
+
+from helpers import TOLERANCE  # noqa: E402
+from helpers import built  # noqa: E402
+from helpers import seed_for  # noqa: E402
+
+import marlin  # noqa: E402
+from marlin import _lib  # noqa: E402
+from marlin import quant  # noqa: E402
+
+EDGE_MS = list(range(1, 66)) + [127, 128, 129, 255, 256, 257]
+# (threads, thread_k, thread_n, thread_m_blocks, m_block_size_8): every tile the preset builds.
+SMALL = [(256, 128, 128), (128, 64, 128), (128, 128, 64)]
+LARGE = [(256, 64, 256), (128, 64, 128), (128, 128, 64)]
+TILES = [(*tc, 1, m8) for tc in SMALL for m8 in (True, False)] + [
+    (*tc, tmb, False) for tc in LARGE for tmb in (2, 3, 4)
+]
+
+
+def _need_gptq():
+    if not built().get("gptq_int4"):
+        pytest.skip("scheme gptq_int4 not built in this libmarlin.so")
+
+
+_cache = {}
+
+
+def weights(k, n, group_size, dtype):
+    key = (k, n, group_size, dtype)
+    if key not in _cache:
+        torch.manual_seed(seed_for("edge-w", *key))
+        q = quant.quantize_gptq(
+            torch.randn(k, n, device="cuda"), group_size=group_size, dtype=dtype
+        )
+        _cache.clear()
+        _cache[key] = marlin.prepare_weights("gptq", **q.tensors)
+    return _cache[key]
+
+
+def run(a, w, config=None):
+    out = torch.full((a.shape[0], w.size_n), float("nan"), device="cuda", dtype=a.dtype)
+    ws = marlin.make_workspace(a.shape[0], w.size_n, w.size_k, str(a.dtype).split(".")[1])
+    if config is None:
+        marlin.gemm(a, w, out=out, workspace=ws)
+        return out
+    threads, tk, tn, tmb, m8, splits = config
+    cfg = _lib.ExecOverride(
+        threads=threads,
+        thread_k=tk,
+        thread_n=tn,
+        thread_m_blocks=tmb,
+        m_block_size_8=int(m8),
+        splits=splits,
+    )
+    plain = _lib.gemm
+    _lib.gemm = lambda args: _lib.gemm_with_config(args, cfg)
+    try:
+        marlin.gemm(a, w, out=out, workspace=ws)
+    finally:
+        _lib.gemm = plain
+    return out
+
+
+def check(out, a, w):
+    ref = quant.reference_gemm(a, w, dtype=torch.float64)
+    assert not torch.isnan(out).any(), "unwritten or non-finite outputs"
+    err = float((out.double() - ref).abs().mean() / ref.abs().mean())
+    assert err < TOLERANCE, f"mean rel error {err:.3e}"
+
+
+@pytest.mark.parametrize("dtype", [torch.float16, torch.bfloat16], ids=["f16", "bf16"])
+@pytest.mark.parametrize("m", EDGE_MS)
+def test_m_edges(m, dtype):
+    _need_gptq()
+    w = weights(1024, 512, 128, dtype)
+    torch.manual_seed(seed_for("edge-a", m))
+    a = torch.randn(m, 1024, device="cuda", dtype=dtype)
+    check(run(a, w), a, w)
+
+
+@pytest.mark.parametrize("k,n", [(128, 64), (64, 128), (192, 384), (64, 256)])
+@pytest.mark.parametrize("m", [1, 9, 33])
+def test_smallest_tiles(k, n, m):
+    _need_gptq()
+    w = weights(k, n, -1, torch.float16)
+    a = torch.randn(m, k, device="cuda", dtype=torch.float16)
+    check(run(a, w), a, w)
+
+
+def test_no_tile_fits_is_an_error():
+    """64 x 64 fits no tile of the preset (BK 64 comes with BN >= 128): an error naming it."""
+    _need_gptq()
+    w = weights(64, 64, -1, torch.float16)
+    a = torch.randn(1, 64, device="cuda", dtype=torch.float16)
+    with pytest.raises(marlin.MarlinError, match="size_k=64 and size_n=64"):
+        run(a, w)
+
+
+@pytest.mark.parametrize("tile", TILES, ids=lambda t: "t{}-k{}-n{}-m{}-{}".format(*t))
+@pytest.mark.parametrize("splits", [1, 2, 3, 4, 5, 6, 7, 8])
+def test_forced_configs(tile, splits):
+    """Every tile x split factor the dispatcher (or its measured table) may pick, M <= 64."""
+    _need_gptq()
+    threads, tk, tn, tmb, m8 = tile
+    m = 5 if m8 else 16 * tmb - 3
+    w = weights(2048, 512, 128, torch.float16)
+    a = torch.randn(m, 2048, device="cuda", dtype=torch.float16)
+    check(run(a, w, (threads, tk, tn, tmb, m8, splits)), a, w)
+
+
+@pytest.mark.parametrize(
+    "m,k,n", [(1, 4096, 4096), (7, 4096, 1024), (16, 2048, 2048), (64, 1024, 4096)]
+)
+def test_bitwise_repeatable(m, k, n):
+    """The same call three times on one workspace (never re-zeroed) and once on a fresh one."""
+    _need_gptq()
+    w = weights(k, n, 128, torch.float16)
+    a = torch.randn(m, k, device="cuda", dtype=torch.float16)
+    out = torch.empty(m, n, device="cuda", dtype=torch.float16)
+    ws = marlin.make_workspace(m, n, k)
+    results = []
+    for _ in range(3):
+        marlin.gemm(a, w, out=out, workspace=ws)
+        results.append(out.clone())
+    results.append(run(a, w))
+    for r in results[1:]:
+        assert torch.equal(r, results[0]), "outputs differ between calls"
+    assert int(ws[:4096].count_nonzero()) == 0, "split-K tickets not back at 0"
