@@ -1189,7 +1189,7 @@ def main(argv=None) -> int:
         if not args.no_plots:
             render_plots(doc, plots_dir, prefix)
         print()
-        print(markdown(doc))
+        print(markdown(doc), end="")
         return 0
 
     script_dir = os.path.dirname(os.path.abspath(__file__))
@@ -1280,12 +1280,12 @@ def main(argv=None) -> int:
     write_outputs(doc, json_path, md_path)
     if not args.no_plots:
         render_plots(doc, plots_dir, prefix)
-    print()
-    print(markdown(doc))
     print(
         f"{len(run.rows)} rows in {header['elapsed_s']:.0f} s; rules_marlin "
         f"{'FAILED a check' if run.marlin_failed else 'passed every check'}"
     )
+    print()
+    print(markdown(doc), end="")  # the table last
     return 1 if run.marlin_failed else 0
 
 
