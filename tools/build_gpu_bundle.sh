@@ -50,4 +50,6 @@ smoke=$?
 exit $((suite || smoke))
 RUN
 chmod +x "${out}/run_gpu_tests.sh"
+# The bundle has no .git: benchmarks/gemm_bench.py reads the commit it was built from here.
+echo "$(git rev-parse --short HEAD 2>/dev/null || echo unknown)$(git diff --quiet HEAD 2>/dev/null || echo -dirty)" >"${out}/COMMIT"
 echo "gpu bundle: ${out}/ ($(du -sh "${out}" | cut -f1)); built for --cuda_archs=${archs} --marlin_schemes=${schemes}"
