@@ -44,7 +44,7 @@ cd ..
 if wait "${nvcc_pid}"; then
   /tmp/kernel_gpu_check > "${out}/kgc.log" 2>&1 || status=1
   CUDA_FORCE_PTX_JIT=1 /tmp/kernel_gpu_check > "${out}/kgc_jit.log" 2>&1 || status=1
-  tail -1 "${out}/kgc.log" "${out}/kgc_jit.log"
+  tail -n 1 "${out}/kgc.log" "${out}/kgc_jit.log"
 else
   echo "kernel_gpu_check did not compile"; status=1
 fi
@@ -59,7 +59,7 @@ timeout 60 python3 benchmarks/host_overhead.py 2>&1 | tee "${out}/host_overhead.
 cp "${out}/gpu_report.json" "${out}/tune_h200.json" "${out}/suite.log" "${final}/" 2>/dev/null
 for f in smoke memcheck racecheck kgc kgc_jit tune host_overhead; do
   printf '\n==== %s\n' "${f}"
-  tail -40 "${out}/${f}.log" "${out}/${f}.md" 2>/dev/null
+  tail -n 40 "${out}/${f}.log" "${out}/${f}.md" 2>/dev/null
 done > "${final}/gate.log"
 echo "gate status ${status}"
 exit "${status}"
