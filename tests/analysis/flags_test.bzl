@@ -1,7 +1,7 @@
 """Flag validation: bad archs / schemes fail naming the value; parsers and family_gencode."""
 
 load("@bazel_skylib//lib:unittest.bzl", "analysistest", "asserts", "unittest")
-load("//marlin/private:arch_flags.bzl", "family_gencode")
+load("//marlin/private:arch_rules.bzl", "family_gencode")
 load("//marlin/private:flags.bzl", "VALID_CUDA_ARCHS", "parse_cuda_archs", "parse_schemes")
 load(":common.bzl", "flags")
 

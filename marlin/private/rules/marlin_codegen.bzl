@@ -1,6 +1,6 @@
 """`marlin_codegen`: runs the kernel generator for one output (kernel file, manifest or selector)."""
 
-load("//marlin/private:arch_flags.bzl", "VALID_KERNEL_FAMILIES", "family_gencode")
+load("//marlin/private:arch_rules.bzl", "VALID_KERNEL_FAMILIES", "family_gencode")
 load("//marlin/private:kernel_plan.bzl", "MARLIN_PRESETS")
 load("//marlin/private:providers.bzl", "MarlinConfigInfo")
 
