@@ -26,10 +26,10 @@ from absl import app
 from absl import flags
 
 # Run as `python3 tools/bzl_doc.py`, the repository root is not on sys.path; under Bazel it is.
-# Either way the shared file writer imports as tools.marlin_gen, like the kernel generator's shim.
+# Either way the shared file writer imports as tools.marlin_gen.files, as in the kernel generator.
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
-from tools.marlin_gen.render import write_if_changed  # noqa: E402
+from tools.marlin_gen.files import write_if_changed  # noqa: E402
 
 RULES_PAGE = "docs/rules.md"
 FLAGS_PAGE = "docs/flags.md"
@@ -563,16 +563,14 @@ def flag_values(root: str) -> dict:
         flags_bzl, constants.get("VALID_CUDA_ARCHS"), "VALID_CUDA_ARCHS", _structs(flags_bzl)
     )
     schemes_all = _string(flags_bzl, constants.get("SCHEMES_ALL"), "SCHEMES_ALL")
-    schemes = _top_level_assignments(plan).get("MARLIN_SCHEMES")
-    if not isinstance(schemes, ast.Dict):
-        raise ValueError(f"{KERNEL_PLAN_BZL}: MARLIN_SCHEMES is not a dict literal")
-    scheme_names = [_string(plan, k, "a scheme name") for k in schemes.keys]
+    scheme_names = _string_list(
+        plan, _top_level_assignments(plan).get("MARLIN_SCHEMES"), "MARLIN_SCHEMES", {}
+    )
     return {
         "cuda_archs": (archs, f"`VALID_CUDA_ARCHS` in `{FLAGS_BZL}`"),
         "schemes": (
             [schemes_all] + scheme_names,
-            f"`SCHEMES_ALL` in `{FLAGS_BZL}` and the keys of `MARLIN_SCHEMES` in "
-            f"`{KERNEL_PLAN_BZL}`",
+            f"`SCHEMES_ALL` in `{FLAGS_BZL}` and `MARLIN_SCHEMES` in `{KERNEL_PLAN_BZL}`",
         ),
     }
 

@@ -6,7 +6,10 @@ in; this test keeps them honest, as //tests/generator:gen_checked_in_test does f
 checked-in files.
 """
 
+import ast
 import os
+import subprocess
+import sys
 
 import pytest
 
@@ -36,6 +39,17 @@ def test_checked_in_page_is_current(pages, path):
 @pytest.mark.parametrize("path", bzl_doc.PAGES)
 def test_page_starts_with_generated_header(pages, path):
     assert pages[path].splitlines()[0] == bzl_doc.HEADER
+
+
+def test_bzl_doc_does_not_import_the_kernel_renderer():
+    # bzl_doc shares only the file writer (tools.marlin_gen.files) with the kernel generator.
+    code = "import sys; from tools import bzl_doc; print(sorted(sys.modules))"
+    result = subprocess.run(
+        [sys.executable, "-c", code], cwd=REPO_ROOT, capture_output=True, text=True, check=True
+    )
+    modules = set(ast.literal_eval(result.stdout))
+    assert "tools.marlin_gen.files" in modules
+    assert not modules & {"tools.marlin_gen.render", "tools.marlin_gen.main", "jinja2"}
 
 
 def test_render_is_deterministic(pages):

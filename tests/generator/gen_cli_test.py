@@ -8,7 +8,7 @@ import sys
 import pytest
 import upstream_golden
 
-from tools.marlin_gen import render
+from tools.marlin_gen import checked_in
 
 REPO_ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 SHIM = os.path.join(REPO_ROOT, "tools", "generate_kernels.py")
@@ -106,18 +106,18 @@ def test_from_manifest(tmp_path, full_run):
 def test_bzl_plan(tmp_path):
     path = tmp_path / "kernel_plan.bzl"
     _ok(f"--bzl_plan={path}")
-    assert path.read_text() == render.bzl_plan()
+    assert path.read_text() == checked_in.bzl_plan()
 
 
 def test_update_checked_in_writes_into_the_bazel_run_workspace(tmp_path):
     (tmp_path / "tools" / "marlin_gen").mkdir(parents=True)
     (tmp_path / "tools" / "marlin_gen" / "schemes.py").write_text("")
     result = _ok("--update_checked_in", workspace=tmp_path)
-    assert f"{len(render.CHECKED_IN_PATHS)} file(s) written, 0 unchanged" in result.stdout
-    for path, content in render.checked_in_files().items():
+    assert f"{len(checked_in.PATHS)} file(s) written, 0 unchanged" in result.stdout
+    for path, content in checked_in.files().items():
         assert (tmp_path / path).read_text() == content, path
     result = _ok("--update_checked_in", workspace=tmp_path)
-    assert f"0 file(s) written, {len(render.CHECKED_IN_PATHS)} unchanged" in result.stdout
+    assert f"0 file(s) written, {len(checked_in.PATHS)} unchanged" in result.stdout
 
 
 def test_update_checked_in_refuses_other_workspaces(tmp_path):

@@ -71,11 +71,6 @@ def test_table_names_and_order_follow_the_design():
     schemes.validate_table()
 
 
-def test_needs_fp8_arch():
-    fp8 = {s.name for s in schemes.SCHEMES if s.needs_fp8_arch}
-    assert fp8 == {"gptq_int4_a_fp8", "awq_int4_a_fp8", "mxfp4_a_fp8"}
-
-
 def _row(name):
     return next(s for s in schemes.SCHEMES if s.name == name)
 

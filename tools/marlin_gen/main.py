@@ -15,6 +15,8 @@ from absl import app
 from absl import flags
 
 from tools.marlin_gen import archs as archs_lib
+from tools.marlin_gen import checked_in
+from tools.marlin_gen import files as files_lib
 from tools.marlin_gen import manifest as manifest_lib
 from tools.marlin_gen import plan as plan_lib
 from tools.marlin_gen import render
@@ -50,14 +52,14 @@ _BZL_PLAN = flags.DEFINE_string(
     "bzl_plan",
     None,
     f"Write the Starlark kernel plan (every possible kernel file) here, e.g. "
-    f"{render.BZL_PLAN_PATH}.",
+    f"{checked_in.BZL_PLAN_PATH}.",
 )
 _UPDATE_CHECKED_IN = flags.DEFINE_bool(
     "update_checked_in",
     False,
-    f"Rewrite every checked-in generated file ({', '.join(render.CHECKED_IN_PATHS)}) in the "
+    f"Rewrite every checked-in generated file ({', '.join(checked_in.PATHS)}) in the "
     f"repository ($BUILD_WORKSPACE_DIRECTORY under bazel run, else the checkout holding this "
-    f"generator). Same as {render.UPDATE_COMMAND}.",
+    f"generator). Same as {checked_in.UPDATE_COMMAND}.",
 )
 _TIMING = flags.DEFINE_bool("timing", False, "Print how long generation took.")
 _QUIET = flags.DEFINE_bool(
@@ -217,18 +219,18 @@ def generate(config: Config) -> tuple:
     written = unchanged = 0
     if config.out_dir is not None:
         for name, content in sorted(outputs(config).items()):
-            if render.write_if_changed(os.path.join(config.out_dir, name), content):
+            if files_lib.write_if_changed(os.path.join(config.out_dir, name), content):
                 written += 1
             else:
                 unchanged += 1
     files = {}
     if config.bzl_plan is not None:
-        files[config.bzl_plan] = render.bzl_plan()
+        files[config.bzl_plan] = checked_in.bzl_plan()
     if config.update_checked_in is not None:
-        for path, content in render.checked_in_files().items():
+        for path, content in checked_in.files().items():
             files[os.path.join(config.update_checked_in, path)] = content
     for path, content in sorted(files.items()):
-        if render.write_if_changed(path, content):
+        if files_lib.write_if_changed(path, content):
             written += 1
         else:
             unchanged += 1

@@ -9,6 +9,7 @@ import dataclasses
 import re
 
 from tools.marlin_gen import scalar_types as st
+from tools.marlin_gen import selector_key
 
 # Thread configs as (thread_k, thread_n, threads), in upstream's emission order.
 THREAD_CONFIGS = ((128, 128, 256), (64, 256, 256), (64, 128, 128), (128, 64, 128))
@@ -19,16 +20,6 @@ M_BLOCKS_8BIT = (1, 2, 3, 4)
 
 ACTIVATION_TYPES = (st.kFloat16, st.kBFloat16, st.kS8, st.kFE4M3fn)
 OUTPUT_TYPES = (st.kFloat16, st.kBFloat16)
-
-# Bit widths of the packed selector key fields (design.md section 8).
-KEY_FIELD_BITS = {
-    "threads / 32": 5,
-    "thread_m_blocks": 3,
-    "thread_n_blocks": 5,
-    "thread_k_blocks": 5,
-    "stages": 3,
-    "group_blocks + 1": 6,
-}
 
 # Pipeline stages per kernel family.
 STAGES_SM80 = 4
@@ -53,11 +44,6 @@ class Scheme:
     m_blocks: tuple = M_BLOCKS_16BIT
     is_zp_float: bool = False
     thread_configs: tuple = THREAD_CONFIGS
-
-    @property
-    def needs_fp8_arch(self) -> bool:
-        """True when some activation is FP8 (needs an sm_89 / sm_120 build)."""
-        return st.kFE4M3fn in self.a_types
 
 
 SCHEMES = (
@@ -101,6 +87,8 @@ SCHEMES = (
 PRESETS = {"vllm": tuple(s.name for s in SCHEMES)}
 
 _NAME_RE = re.compile(r"^[a-z][a-z0-9_]*$")
+# Bit widths of the packed selector key fields the table's values must fit (design.md section 8).
+_KEY_BITS = selector_key.FIELD_BITS
 
 
 class SchemeError(ValueError):
@@ -164,7 +152,7 @@ def _row_problems(s: Scheme):
     for g in s.group_blocks:
         if not isinstance(g, int) or isinstance(g, bool) or g < -1:
             yield "group_blocks", f"{g!r} must be an int >= -1"
-        elif not _fits(g + 1, KEY_FIELD_BITS["group_blocks + 1"]):
+        elif not _fits(g + 1, _KEY_BITS["group_blocks + 1"]):
             yield "group_blocks", f"{g} does not fit the 6-bit key field (max 62)"
     if s.is_zp_float and s.b_type != st.kU4:
         yield "is_zp_float", f"float zero points need b_type kU4, got {s.b_type.name}"
@@ -174,7 +162,7 @@ def _row_problems(s: Scheme):
                 yield "m_blocks", "0.5 (m_block_size_8) is only supported with 16-bit activations"
         elif not isinstance(m, int) or isinstance(m, bool):
             yield "m_blocks", f"{m!r} must be 0.5 or an int"
-        elif not 1 <= m < (1 << KEY_FIELD_BITS["thread_m_blocks"]):
+        elif not 1 <= m < (1 << _KEY_BITS["thread_m_blocks"]):
             yield "m_blocks", f"{m} does not fit the 3-bit key field (1..7)"
     for cfg in s.thread_configs:
         if len(cfg) != 3:
@@ -190,8 +178,8 @@ def _row_problems(s: Scheme):
             ("thread_k_blocks", thread_k // 16),
         )
         for key_field, value in checks:
-            if not 1 <= value < (1 << KEY_FIELD_BITS[key_field]):
-                bits = KEY_FIELD_BITS[key_field]
+            if not 1 <= value < (1 << _KEY_BITS[key_field]):
+                bits = _KEY_BITS[key_field]
                 yield "thread_configs", f"{cfg}: {key_field} = {value} does not fit {bits} bits"
 
 
