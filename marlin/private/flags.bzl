@@ -1,53 +1,20 @@
 """Allowed values of the rules_marlin flags, and their parsers (pure functions).
 
 `//marlin:cuda_archs` takes `sm_XX` (SASS for that arch) and `compute_XX` (PTX, JIT-compiled by
-the driver on newer GPUs). The valid values are the members of `CUDA_ARCHS`, in the order used
-everywhere (command lines, manifest): SASS first, then PTX, each ascending.
+the driver on newer GPUs). The valid values are `VALID_CUDA_ARCHS` of
+`marlin/private/arch_table.bzl`, which the generator writes from `tools/marlin_gen/archs.py` (the
+generator CLI accepts exactly these in Bazel form), in the order used everywhere (command lines,
+manifest): SASS first, then PTX, each ascending.
 
 `//marlin:schemes` takes scheme names of `marlin/private/kernel_plan.bzl`'s `MARLIN_SCHEMES`, or
 `all` (the default).
 """
 
-CUDA_ARCHS = struct(
-    SM_75 = "sm_75",
-    SM_80 = "sm_80",
-    SM_86 = "sm_86",
-    SM_87 = "sm_87",
-    SM_89 = "sm_89",
-    SM_90 = "sm_90",
-    SM_90A = "sm_90a",
-    SM_100 = "sm_100",
-    SM_120 = "sm_120",
-    COMPUTE_75 = "compute_75",
-    COMPUTE_80 = "compute_80",
-    COMPUTE_86 = "compute_86",
-    COMPUTE_87 = "compute_87",
-    COMPUTE_89 = "compute_89",
-    COMPUTE_90 = "compute_90",
-    COMPUTE_100 = "compute_100",
-    COMPUTE_120 = "compute_120",
-)
+load(":arch_table.bzl", _VALID_CUDA_ARCHS = "VALID_CUDA_ARCHS")
 
-# Canonical order (the struct's field order is alphabetical, so list it explicitly).
-VALID_CUDA_ARCHS = [
-    CUDA_ARCHS.SM_75,
-    CUDA_ARCHS.SM_80,
-    CUDA_ARCHS.SM_86,
-    CUDA_ARCHS.SM_87,
-    CUDA_ARCHS.SM_89,
-    CUDA_ARCHS.SM_90,
-    CUDA_ARCHS.SM_90A,
-    CUDA_ARCHS.SM_100,
-    CUDA_ARCHS.SM_120,
-    CUDA_ARCHS.COMPUTE_75,
-    CUDA_ARCHS.COMPUTE_80,
-    CUDA_ARCHS.COMPUTE_86,
-    CUDA_ARCHS.COMPUTE_87,
-    CUDA_ARCHS.COMPUTE_89,
-    CUDA_ARCHS.COMPUTE_90,
-    CUDA_ARCHS.COMPUTE_100,
-    CUDA_ARCHS.COMPUTE_120,
-]
+# The valid values, written by the generator from tools/marlin_gen/archs.py (the same table
+# validates the generator CLI's arch lists).
+VALID_CUDA_ARCHS = _VALID_CUDA_ARCHS
 
 SCHEMES_ALL = "all"
 

@@ -1,7 +1,8 @@
 """Flag validation: bad archs / schemes fail naming the value; parsers and family_gencode."""
 
 load("@bazel_skylib//lib:unittest.bzl", "analysistest", "asserts", "unittest")
-load("//marlin/private:arch_rules.bzl", "family_gencode")
+load("//marlin/private:arch_rules.bzl", "VALID_KERNEL_FAMILIES", "family_gencode")
+load("//marlin/private:arch_table.bzl", "GENERATOR_FAMILIES", "MARLIN_KERNEL_FAMILIES")
 load("//marlin/private:flags.bzl", "VALID_CUDA_ARCHS", "parse_cuda_archs", "parse_schemes")
 load(":common.bzl", "flags")
 
@@ -103,6 +104,31 @@ def _family_gencode_test_impl(ctx):
 
 _family_gencode_test = unittest.make(_family_gencode_test_impl)
 
+# Parity of the two arch rules: what nvcc compiles (family_gencode) and what the generator's
+# manifest and selector say is built (GENERATOR_FAMILIES, written from tools/marlin_gen/archs.py
+# compute_flags and the planner into arch_table.bzl).
+
+def _compiled_families(archs):
+    return [f for f in MARLIN_KERNEL_FAMILIES if family_gencode(f, archs)]
+
+def _family_parity_test_impl(ctx):
+    env = unittest.begin(ctx)
+    asserts.equals(env, MARLIN_KERNEL_FAMILIES, [f for f in VALID_KERNEL_FAMILIES if f])
+    asserts.equals(env, sorted(VALID_CUDA_ARCHS), sorted(GENERATOR_FAMILIES.keys()))
+    for arch in VALID_CUDA_ARCHS:
+        asserts.equals(env, GENERATOR_FAMILIES[arch], _compiled_families([arch]), "families of {}".format(arch))
+
+    # Both rules are unions over the requested archs: every pair compiles the families of its two
+    # members (the Python side checks the same in gen_archs_test).
+    for a in VALID_CUDA_ARCHS:
+        for b in VALID_CUDA_ARCHS:
+            expected = [f for f in MARLIN_KERNEL_FAMILIES if f in GENERATOR_FAMILIES[a] + GENERATOR_FAMILIES[b]]
+            asserts.equals(env, expected, _compiled_families([a, b]), "families of {}, {}".format(a, b))
+    asserts.equals(env, MARLIN_KERNEL_FAMILIES, _compiled_families(VALID_CUDA_ARCHS))
+    return unittest.end(env)
+
+_family_parity_test = unittest.make(_family_parity_test_impl)
+
 def flags_test_suite(name):
     """Declares the flag tests and a test_suite `name`.
 
@@ -116,6 +142,7 @@ def flags_test_suite(name):
     _parse_cuda_archs_test(name = name + "_parse_cuda_archs_test")
     _parse_schemes_test(name = name + "_parse_schemes_test")
     _family_gencode_test(name = name + "_family_gencode_test")
+    _family_parity_test(name = name + "_family_parity_test")
     native.test_suite(
         name = name,
         tests = [
@@ -126,5 +153,6 @@ def flags_test_suite(name):
             name + "_parse_cuda_archs_test",
             name + "_parse_schemes_test",
             name + "_family_gencode_test",
+            name + "_family_parity_test",
         ],
     )

@@ -1,7 +1,7 @@
 """Every checked-in generated file (checked_in.PATHS) equals a fresh render.
 
-marlin/private/kernel_plan.bzl, python/marlin/_scheme_table.py and
-marlin/include/marlin/scheme_table.h are generator outputs kept in the tree (loading cannot run
+marlin/private/kernel_plan.bzl, marlin/private/arch_table.bzl, python/marlin/_scheme_table.py and
+marlin/include/marlin/scheme_table.h are generator outputs kept in the tree (Starlark cannot run
 Python; the Python package and host_core must not need the generator); this test keeps them honest.
 """
 

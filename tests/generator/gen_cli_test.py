@@ -139,6 +139,12 @@ def test_timing(tmp_path):
     ("args", "words"),
     [
         (["8.0,sm_8x", "--out_dir=OUT"], ["'sm_8x'", "sm_80", "8.9+PTX"]),
+        (["8.0,sm_81", "--out_dir=OUT"], ["'sm_81'", "sm_75, sm_80, sm_86"]),
+        (["--archs=sm_999", "--out_dir=OUT"], ["'sm_999'", "compute_120"]),
+        (["7.9", "--out_dir=OUT"], ["'7.9'", "7.0, 7.2, 7.5"]),
+        (["0.0", "--out_dir=OUT"], ["'0.0'", "12.1"]),
+        (["7.0", "--out_dir=OUT"], ["'7.0' enables no Marlin kernel family", "7.5"]),
+        (["7.0,7.2", "--out_dir=OUT"], ["enables no Marlin kernel family"]),
         (["8", "--out_dir=OUT"], ["'8'", "sm_80"]),
         (["--archs=8.0,,8.9", "--out_dir=OUT"], ["empty item"]),
         (["8.0", "--schemes=gptq_int3", "--out_dir=OUT"], ["'gptq_int3'", "gptq_int4, gptq_int8"]),

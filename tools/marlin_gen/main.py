@@ -183,6 +183,11 @@ def outputs(config: Config) -> dict:
     else:
         archs = archs_lib.parse_arch_list(config.arch_list)
         flags_ = archs_lib.compute_flags(archs)
+        if not flags_.any:
+            raise ValueError(
+                f"arch list {config.arch_list!r} enables no Marlin kernel family: the sm75 "
+                f"kernels need 7.5 (sm_75), the sm80 and sm89 kernels 8.0 (sm_80) or newer"
+            )
     plan = plan_lib.make_plan(config.preset, rows, flags_, archs)
     wanted = _wanted_outputs(config, plan)
     result = {}

@@ -87,6 +87,19 @@ def bzl_plan(plans, scheme_names, regenerate) -> str:
     )
 
 
+def arch_table(families, arch_families, regenerate) -> str:
+    """arch_table.bzl: `families` (every kernel family) and `arch_families`, a list of
+    (--cuda_archs value, the families built for it), in --cuda_archs order."""
+    update_command, update_command_python = regenerate
+    return _ENV.get_template("arch_table.bzl.j2").render(
+        banner=BANNER,
+        update_command=update_command,
+        update_command_python=update_command_python,
+        families=json.dumps(list(families)),
+        archs=[{"name": a, "families": json.dumps(list(f))} for a, f in arch_families],
+    )
+
+
 def _py_str(value: str) -> str:
     return json.dumps(value)  # double quotes, as ruff format writes them
 
