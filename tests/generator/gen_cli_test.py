@@ -2,6 +2,7 @@
 
 import os
 import re
+import shutil
 import subprocess
 import sys
 
@@ -151,6 +152,10 @@ def test_timing(tmp_path):
         (["8.0", "--schemes=", "--out_dir=OUT"], ["--schemes is empty", "awq_int4"]),
         (["8.0", "--preset=tgi", "--out_dir=OUT"], ["tgi", "vllm"]),
         (["8.0"], ["--out_dir is required"]),
+        (["8.0", "--out_dir="], ["--out_dir is empty"]),
+        (["8.0", "--out_dir= "], ["--out_dir is empty"]),
+        (["--bzl_plan="], ["--bzl_plan is empty"]),
+        (["--from_manifest=", "--out_dir=OUT"], ["--from_manifest is empty"]),
         (["8.0", "--update_checked_in"], ["--out_dir is required with --archs"]),
         (["--out_dir=OUT"], ["--archs", "required"]),
         (["8.0", "--archs=8.9", "--out_dir=OUT"], ["positional", "--archs"]),
@@ -182,3 +187,62 @@ def test_errors_name_the_bad_value_without_traceback(tmp_path, args, words):
     for word in words:
         assert word in output, output
     assert not os.path.exists(tmp_path / "out")
+
+
+def test_empty_out_dir_writes_nothing_into_the_current_directory(tmp_path):
+    result = subprocess.run(
+        [sys.executable, SHIM, "8.0", "--out_dir="],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert result.returncode != 0
+    assert "--out_dir is empty" in result.stderr
+    assert list(tmp_path.iterdir()) == []
+
+
+def _generator_with_edited_table(tmp_path, old, new):
+    """A copy of tools/marlin_gen whose schemes.py has `old` replaced by `new`."""
+    package = tmp_path / "tools" / "marlin_gen"
+    shutil.copytree(
+        os.path.join(REPO_ROOT, "tools", "marlin_gen"),
+        package,
+        ignore=shutil.ignore_patterns("__pycache__", "BUILD.bazel"),
+    )
+    schemes_py = package / "schemes.py"
+    text = schemes_py.read_text()
+    assert old in text
+    schemes_py.write_text(text.replace(old, new))
+    return tmp_path
+
+
+@pytest.mark.parametrize(
+    ("new_row", "words"),
+    [
+        (
+            'Scheme("awq_int4", st.kU4, group_blocks=(-1, 3)),',
+            ["'awq_int4'", "group_blocks: 3 is none of (-1, 0, 1, 2, 4, 8)"],
+        ),
+        ('Scheme("awq_int4", st.kU4, group_blocks=3),', ["'awq_int4'", "non-empty tuple"]),
+        ('Scheme("awq_int4", "kU4"),', ["'awq_int4'", "b_type: 'kU4' is not a ScalarType"]),
+    ],
+)
+def test_scheme_table_errors_are_messages_not_tracebacks(tmp_path, new_row, words):
+    root = _generator_with_edited_table(tmp_path, 'Scheme("awq_int4", st.kU4),', new_row)
+    out = tmp_path / "out"
+    for args in (["8.0", f"--out_dir={out}"], ["--update_checked_in"]):
+        result = subprocess.run(
+            [sys.executable, "-m", "tools.marlin_gen.main", *args],
+            cwd=root,
+            capture_output=True,
+            text=True,
+            check=False,
+            env={**os.environ, "BUILD_WORKSPACE_DIRECTORY": str(root)},
+        )
+        assert result.returncode == 1, result.stderr
+        assert "Traceback" not in result.stderr, result.stderr
+        for word in words:
+            assert word in result.stderr
+    assert not out.exists()
+    assert not (root / "marlin").exists()

@@ -110,6 +110,12 @@ def _config_from_flags(argv) -> Config:
         raise app.UsageError(
             f"--schemes is empty; valid schemes of --preset={_PRESET.value}: {valid}"
         )
+    for holder in (_OUT_DIR, _FROM_MANIFEST, _BZL_PLAN):
+        if holder.value is not None and not holder.value.strip():
+            raise app.UsageError(
+                f"--{holder.name} is empty; give a path (an empty one would write into, or "
+                "read from, the current directory)."
+            )
     if _ONLY.value is not None and not _ONLY.value:
         raise app.UsageError(
             "--only is empty; give kernel file names (*.cu), kernel_selector.h or manifest.json."
@@ -246,6 +252,9 @@ def main(argv):
     config = _config_from_flags(argv)
     start = time.perf_counter()
     try:
+        # The table is checked here, not at import, so that a bad row is a message, not a
+        # traceback from the import of schemes.py.
+        schemes_lib.validate_table()
         written, unchanged = generate(config)
     except (ValueError, OSError) as e:
         sys.exit(f"error: {e}")

@@ -1,5 +1,8 @@
 """The quantization scheme table (data only) and its validation.
 
+validate_table() runs in main.py before anything is generated (and in the tests), not at
+import: a bad row is then an error message naming it, not a traceback from an import.
+
 The rows are in upstream's order, which is normative: it fixes the order of instantiations in
 kernel files and of kernel files in the generation (selector) order. Names are the contract of
 design.md section 2 (`--schemes`, `--//marlin:schemes`, manifest, docs).
@@ -20,6 +23,12 @@ M_BLOCKS_8BIT = (1, 2, 3, 4)
 
 ACTIVATION_TYPES = (st.kFloat16, st.kBFloat16, st.kS8, st.kFE4M3fn)
 OUTPUT_TYPES = (st.kFloat16, st.kBFloat16)
+
+# The group_blocks Marlin kernels serve (upstream's set; the host passes group size / 16 of the
+# checkpoint): -1 channelwise, 0 act-order (g_idx), else groups of 16 (NVFP4), 32 (MXFP4), 64
+# and 128 rows. Any other value would build kernels that no call selects.
+GROUP_BLOCKS = (-1, 0, 1, 2, 4, 8)
+_GROUP_BLOCKS_MEANING = "-1 channelwise, 0 act-order, else group size / 16 for groups of 16..128"
 
 # Pipeline stages per kernel family.
 STAGES_SM80 = 4
@@ -95,20 +104,47 @@ class SchemeError(ValueError):
     """An inconsistent scheme row or an unknown scheme/preset name."""
 
 
-def _fits(value: int, bits: int) -> bool:
-    return 0 <= value < (1 << bits)
+def _is_int(value) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
 
 
-def _row_problems(s: Scheme):
-    """Yields (field, problem) for everything wrong with one row."""
-    if not _NAME_RE.match(s.name):
+def _tiles_group(thread_k: int, group_blocks: int) -> bool:
+    """The dispatcher's rule (exec_config.cc try_config): a BK step of thread_k rows covers whole
+    groups, or a group whole BK steps."""
+    group_rows = 16 * group_blocks
+    return group_rows % thread_k == 0 or thread_k % group_rows == 0
+
+
+def _shape_problems(s: Scheme):
+    """Yields (field, problem) for fields of the wrong Python type (checked before the rest)."""
+    if not isinstance(s.name, str) or not _NAME_RE.match(s.name):
         yield "name", "must match [a-z][a-z0-9_]*"
     for field in ("a_types", "c_types", "group_blocks", "m_blocks", "thread_configs"):
         values = getattr(s, field)
         if not isinstance(values, tuple) or not values:
-            yield field, "must be a non-empty tuple"
+            yield field, f"must be a non-empty tuple, got {values!r}"
+        elif field == "thread_configs" and not all(
+            isinstance(c, tuple) and len(c) == 3 and all(_is_int(x) for x in c) for c in values
+        ):
+            yield field, f"{values!r}: each must be a tuple (thread_k, thread_n, threads) of ints"
         elif len(set(values)) != len(values):
             yield field, f"has duplicates: {values}"
+    for field in ("b_type", "s_type", "a_types", "c_types"):
+        value = getattr(s, field)
+        values = value if isinstance(value, tuple) else (value,)
+        for t in values:
+            if not isinstance(t, st.ScalarType) and not (field == "s_type" and t is None):
+                yield field, f"{t!r} is not a ScalarType (st.kFloat16, ...)"
+    if not isinstance(s.is_zp_float, bool):
+        yield "is_zp_float", f"must be True or False, got {s.is_zp_float!r}"
+
+
+def _row_problems(s: Scheme):
+    """Yields (field, problem) for everything wrong with one row."""
+    shape = list(_shape_problems(s))
+    if shape:
+        yield from shape
+        return
     types = [("b_type", s.b_type)] + [("a_types", a) for a in s.a_types]
     types += [("c_types", c) for c in s.c_types]
     if s.s_type is not None:
@@ -150,10 +186,14 @@ def _row_problems(s: Scheme):
     if 0 in s.group_blocks and not all(a.is_16bit for a in s.a_types):
         yield "group_blocks", "0 (act-order) is only supported with 16-bit activations"
     for g in s.group_blocks:
-        if not isinstance(g, int) or isinstance(g, bool) or g < -1:
-            yield "group_blocks", f"{g!r} must be an int >= -1"
-        elif not _fits(g + 1, _KEY_BITS["group_blocks + 1"]):
-            yield "group_blocks", f"{g} does not fit the 6-bit key field (max 62)"
+        if not _is_int(g) or g not in GROUP_BLOCKS:
+            yield "group_blocks", f"{g!r} is none of {GROUP_BLOCKS} ({_GROUP_BLOCKS_MEANING})"
+        elif g > 0 and not any(_tiles_group(cfg[0], g) for cfg in s.thread_configs):
+            problem = (
+                f"{g} (groups of {16 * g} rows): no thread config's thread_k is a multiple or a "
+                f"divisor of {16 * g}, so the dispatcher can never select these kernels"
+            )
+            yield "group_blocks", problem
     if s.is_zp_float and s.b_type != st.kU4:
         yield "is_zp_float", f"float zero points need b_type kU4, got {s.b_type.name}"
     for m in s.m_blocks:
@@ -165,9 +205,6 @@ def _row_problems(s: Scheme):
         elif not 1 <= m < (1 << _KEY_BITS["thread_m_blocks"]):
             yield "m_blocks", f"{m} does not fit the 3-bit key field (1..7)"
     for cfg in s.thread_configs:
-        if len(cfg) != 3:
-            yield "thread_configs", f"{cfg!r} must be (thread_k, thread_n, threads)"
-            continue
         thread_k, thread_n, threads = cfg
         if thread_k % 16 or thread_n % 16 or threads % 32:
             yield "thread_configs", f"{cfg}: thread_k/n must be multiples of 16, threads of 32"
@@ -232,6 +269,3 @@ def select(preset: str, names=None, table=SCHEMES, presets=None) -> tuple:
     wanted = set(in_preset if names is None else names)
     by_name = {s.name: s for s in table}
     return tuple(by_name[n] for n in in_preset if n in wanted)
-
-
-validate_table()
