@@ -7,7 +7,12 @@ generator CLI accepts exactly these in Bazel form), in the order used everywhere
 manifest): SASS first, then PTX, each ascending.
 
 `//marlin:schemes` takes scheme names of `marlin/private/kernel_plan.bzl`'s `MARLIN_SCHEMES`, or
-`all` (the default).
+`all` (the default) alone: `all,gptq_int4` is an error, not "all".
+
+Both are comma-separated lists in one flag value. Given twice, the last value wins and the
+earlier one is dropped (Bazel's rule for a build setting, which cannot repeat on Bazel 4.2.3):
+`--cuda_archs=sm_80 --cuda_archs=sm_89` builds sm_89 only; write `--cuda_archs=sm_80,sm_89`.
+This is also how a command line overrides `.bazelrc`'s `test --cuda_archs=sm_80`.
 """
 
 load(":arch_table.bzl", _VALID_CUDA_ARCHS = "VALID_CUDA_ARCHS")
@@ -62,5 +67,16 @@ def parse_schemes(values, known_schemes):
                 error = "--marlin_schemes: unknown scheme '{}'; valid values: {}".format(v, valid),
             )
     if SCHEMES_ALL in requested:
+        names = [v for v in requested if v and v != SCHEMES_ALL]
+        if names:
+            return struct(
+                schemes = [],
+                error = "--marlin_schemes: '{}' cannot be combined with scheme names ({}); give either '{}' or only names; valid values: {}".format(
+                    SCHEMES_ALL,
+                    ", ".join(["'{}'".format(n) for n in names]),
+                    SCHEMES_ALL,
+                    valid,
+                ),
+            )
         return struct(schemes = list(known_schemes), error = None)
     return struct(schemes = [s for s in known_schemes if s in requested], error = None)

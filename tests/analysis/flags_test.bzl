@@ -46,6 +46,13 @@ _unknown_scheme_test = analysistest.make(
     config_settings = flags(schemes = ["gptq_int4", "gptq_int3"]),
 )
 
+_all_with_names_test = analysistest.make(
+    _expect_failure_impl,
+    attrs = _expect_failure("'all' cannot be combined with scheme names ('gptq_int4')", "valid values: all, awq_int4, "),
+    expect_failure = True,
+    config_settings = flags(schemes = ["all", "gptq_int4"]),
+)
+
 # Unit tests of the pure functions.
 
 def _parse_cuda_archs_test_impl(ctx):
@@ -67,7 +74,11 @@ def _parse_schemes_test_impl(ctx):
     known = ["a", "b", "c"]
     asserts.equals(env, ["a", "b", "c"], parse_schemes(["all"], known).schemes)
     asserts.equals(env, ["a", "c"], parse_schemes(["c", "a", "c"], known).schemes)
-    asserts.equals(env, ["a", "b", "c"], parse_schemes(["b", "all"], known).schemes)
+    asserts.equals(env, ["a", "b", "c"], parse_schemes(["all", "all"], known).schemes)
+    for mixed in [["b", "all"], ["all", "a"], ["all", "a", "b", "c"]]:
+        parsed = parse_schemes(mixed, known)
+        asserts.equals(env, [], parsed.schemes)
+        asserts.true(env, parsed.error != None and "cannot be combined" in parsed.error, "{}: {}".format(mixed, parsed.error))
     error = parse_schemes(["a", "d"], known).error
     asserts.true(env, "'d'" in error and "all, a, b, c" in error, error)
     asserts.true(env, "empty" in parse_schemes([], known).error)
@@ -139,6 +150,7 @@ def flags_test_suite(name):
     _malformed_arch_test(name = name + "_malformed_arch_test", target_under_test = ":tiny")
     _empty_archs_test(name = name + "_empty_archs_test", target_under_test = "//marlin:config")
     _unknown_scheme_test(name = name + "_unknown_scheme_test", target_under_test = "//marlin:kernels_manifest")
+    _all_with_names_test(name = name + "_all_with_names_test", target_under_test = "//marlin:config")
     _parse_cuda_archs_test(name = name + "_parse_cuda_archs_test")
     _parse_schemes_test(name = name + "_parse_schemes_test")
     _family_gencode_test(name = name + "_family_gencode_test")
@@ -150,6 +162,7 @@ def flags_test_suite(name):
             name + "_malformed_arch_test",
             name + "_empty_archs_test",
             name + "_unknown_scheme_test",
+            name + "_all_with_names_test",
             name + "_parse_cuda_archs_test",
             name + "_parse_schemes_test",
             name + "_family_gencode_test",

@@ -87,6 +87,16 @@ def test_flags_page_lists_both_flags_with_aliases_and_values():
     assert "gptq_int4" in values["schemes"][0]
 
 
+def test_flags_page_states_that_the_last_value_wins(pages):
+    # A repeated --cuda_archs keeps only its last value (Bazel's rule); users must be told.
+    page = pages[bzl_doc.FLAGS_PAGE]
+    for flag in ("cuda_archs", "schemes"):
+        section = page.split(f"## `//marlin:{flag}`", 1)[1].split("\n## ", 1)[0]
+        assert "Given twice, the last value wins" in section, flag
+    assert "--cuda_archs=sm_80 --cuda_archs=sm_89" in page
+    assert "`all,gptq_int4` is an error" in page
+
+
 def test_parse_docstring_google_style():
     doc = bzl_doc.parse_docstring(
         """Summary.
