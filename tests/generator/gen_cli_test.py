@@ -221,15 +221,23 @@ def _generator_with_edited_table(tmp_path, old, new):
     ("new_row", "words"),
     [
         (
-            'Scheme("awq_int4", st.kU4, group_blocks=(-1, 3)),',
+            'Scheme("awq_int4", st.kU4, format="awq", group_blocks=(-1, 3)),',
             ["'awq_int4'", "group_blocks: 3 is none of (-1, 0, 1, 2, 4, 8)"],
         ),
-        ('Scheme("awq_int4", st.kU4, group_blocks=3),', ["'awq_int4'", "non-empty tuple"]),
-        ('Scheme("awq_int4", "kU4"),', ["'awq_int4'", "b_type: 'kU4' is not a ScalarType"]),
+        (
+            'Scheme("awq_int4", st.kU4, format="awq", group_blocks=3),',
+            ["'awq_int4'", "non-empty tuple"],
+        ),
+        (
+            'Scheme("awq_int4", "kU4", format="awq"),',
+            ["'awq_int4'", "b_type: 'kU4' is not a ScalarType"],
+        ),
     ],
 )
 def test_scheme_table_errors_are_messages_not_tracebacks(tmp_path, new_row, words):
-    root = _generator_with_edited_table(tmp_path, 'Scheme("awq_int4", st.kU4),', new_row)
+    root = _generator_with_edited_table(
+        tmp_path, 'Scheme("awq_int4", st.kU4, format="awq"),', new_row
+    )
     out = tmp_path / "out"
     for args in (["8.0", f"--out_dir={out}"], ["--update_checked_in"]):
         result = subprocess.run(

@@ -342,6 +342,7 @@ def test_py_scheme_table_holds_the_preset_rows_and_types():
     assert namespace["SCHEMES"] == tuple(
         {
             "name": s.name,
+            "format": s.format,
             "a_types": names(s.a_types),
             "b_type": s.b_type.name,
             "c_types": names(s.c_types),
@@ -370,3 +371,34 @@ def test_cc_scheme_table_rows():
         '"gptq_int4", 2, {marlin::kFloat16.id(), marlin::kBFloat16.id()}, marlin::kU4B8.id(), 2, '
         "{marlin::kFloat16.id(), marlin::kBFloat16.id()}, 0, 5, {-1, 0, 2, 4, 8}, false"
     )
+
+
+# The Python API's (format, weight bits, activation) -> scheme map, as marlin.prepare_weights
+# names schemes (python/marlin/_prepare.py PreparedWeights.scheme).
+PYTHON_FORMAT_SCHEMES = {
+    ("gptq", 4, None): "gptq_int4",
+    ("gptq", 8, None): "gptq_int8",
+    ("awq", 4, None): "awq_int4",
+    ("hqq", 4, None): "hqq_int4",
+    ("fp8", 8, None): "fp8",
+    ("nvfp4", 4, None): "nvfp4",
+    ("mxfp4", 4, None): "mxfp4",
+    ("awq", 4, "int8"): "awq_int4_a_int8",
+    ("gptq", 4, "int8"): "gptq_int4_a_int8",
+    ("gptq", 4, "fp8"): "gptq_int4_a_fp8",
+    ("awq", 4, "fp8"): "awq_int4_a_fp8",
+    ("mxfp4", 4, "fp8"): "mxfp4_a_fp8",
+}
+
+
+def test_python_format_map_derives_from_the_generated_scheme_table():
+    namespace = {}
+    exec(checked_in.py_scheme_table(), namespace)
+    bits = {t[0]: t[1] + t[2] + int(t[3]) for t in namespace["SCALAR_TYPES"]}
+    activation = {("kS8",): "int8", ("kFE4M3fn",): "fp8"}
+    derived = {
+        (row["format"], bits[row["b_type"]], activation.get(row["a_types"])): row["name"]
+        for row in namespace["SCHEMES"]
+    }
+    assert derived == PYTHON_FORMAT_SCHEMES
+    assert {schemes.format_lookup_key(s): s.name for s in schemes.SCHEMES} == derived

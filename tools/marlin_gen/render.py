@@ -133,6 +133,7 @@ def py_scheme_table(preset: str, rows, regenerate) -> str:
     schemes = [
         {
             "name": _py_str(s.name),
+            "format": _py_str(s.format),
             "a_types": _py_tuple(_py_str(t.name) for t in s.a_types),
             "b_type": _py_str(s.b_type.name),
             "c_types": _py_tuple(_py_str(t.name) for t in s.c_types),

@@ -30,6 +30,18 @@ OUTPUT_TYPES = (st.kFloat16, st.kBFloat16)
 GROUP_BLOCKS = (-1, 0, 1, 2, 4, 8)
 _GROUP_BLOCKS_MEANING = "-1 channelwise, 0 act-order, else group size / 16 for groups of 16..128"
 
+# Checkpoint formats (marlin.prepare_weights(format=...)) and the weight types each may carry.
+# A format, the weight bit width and the activation type name one scheme (validate_table), so the
+# Python package derives its format -> scheme map from the generated table.
+FORMAT_B_TYPES = {
+    "gptq": (st.kU4B8, st.kU8B128),
+    "awq": (st.kU4,),
+    "hqq": (st.kU4,),
+    "fp8": (st.kFE4M3fn,),
+    "nvfp4": (st.kFE2M1f,),
+    "mxfp4": (st.kFE2M1f,),
+}
+
 # Pipeline stages per kernel family.
 STAGES_SM80 = 4
 STAGES_SM75 = 2
@@ -46,6 +58,7 @@ class Scheme:
 
     name: str
     b_type: st.ScalarType
+    format: str  # the Python API's checkpoint format, a key of FORMAT_B_TYPES
     a_types: tuple = _F16_BF16
     c_types: tuple = _F16_BF16
     s_type: st.ScalarType | None = None
@@ -56,35 +69,40 @@ class Scheme:
 
 
 SCHEMES = (
-    Scheme("awq_int4", st.kU4),
+    Scheme("awq_int4", st.kU4, format="awq"),
     Scheme(
         "hqq_int4",
         st.kU4,
+        format="hqq",
         a_types=(st.kFloat16,),
         c_types=(st.kFloat16,),
         s_type=st.kFloat16,
         group_blocks=(4,),
         is_zp_float=True,
     ),
-    Scheme("gptq_int4", st.kU4B8, group_blocks=(-1, 0, 2, 4, 8)),
-    Scheme("gptq_int8", st.kU8B128, group_blocks=(-1, 0, 2, 4, 8)),
-    Scheme("fp8", st.kFE4M3fn, group_blocks=(-1, 8)),
-    Scheme("nvfp4", st.kFE2M1f, s_type=st.kFE4M3fn, group_blocks=(1,)),
+    Scheme("gptq_int4", st.kU4B8, format="gptq", group_blocks=(-1, 0, 2, 4, 8)),
+    Scheme("gptq_int8", st.kU8B128, format="gptq", group_blocks=(-1, 0, 2, 4, 8)),
+    Scheme("fp8", st.kFE4M3fn, format="fp8", group_blocks=(-1, 8)),
+    Scheme("nvfp4", st.kFE2M1f, format="nvfp4", s_type=st.kFE4M3fn, group_blocks=(1,)),
     Scheme(
         "mxfp4",
         st.kFE2M1f,
+        format="mxfp4",
         a_types=(st.kBFloat16,),
         c_types=(st.kBFloat16,),
         s_type=st.kFE8M0fnu,
         group_blocks=(2,),
     ),
-    Scheme("awq_int4_a_int8", st.kU4, a_types=(st.kS8,), m_blocks=M_BLOCKS_8BIT),
-    Scheme("gptq_int4_a_int8", st.kU4B8, a_types=(st.kS8,), m_blocks=M_BLOCKS_8BIT),
-    Scheme("gptq_int4_a_fp8", st.kU4B8, a_types=(st.kFE4M3fn,), m_blocks=M_BLOCKS_8BIT),
-    Scheme("awq_int4_a_fp8", st.kU4, a_types=(st.kFE4M3fn,), m_blocks=M_BLOCKS_8BIT),
+    Scheme("awq_int4_a_int8", st.kU4, format="awq", a_types=(st.kS8,), m_blocks=M_BLOCKS_8BIT),
+    Scheme("gptq_int4_a_int8", st.kU4B8, format="gptq", a_types=(st.kS8,), m_blocks=M_BLOCKS_8BIT),
+    Scheme(
+        "gptq_int4_a_fp8", st.kU4B8, format="gptq", a_types=(st.kFE4M3fn,), m_blocks=M_BLOCKS_8BIT
+    ),
+    Scheme("awq_int4_a_fp8", st.kU4, format="awq", a_types=(st.kFE4M3fn,), m_blocks=M_BLOCKS_8BIT),
     Scheme(
         "mxfp4_a_fp8",
         st.kFE2M1f,
+        format="mxfp4",
         a_types=(st.kFE4M3fn,),
         c_types=(st.kBFloat16,),
         s_type=st.kFE8M0fnu,
@@ -137,6 +155,8 @@ def _shape_problems(s: Scheme):
                 yield field, f"{t!r} is not a ScalarType (st.kFloat16, ...)"
     if not isinstance(s.is_zp_float, bool):
         yield "is_zp_float", f"must be True or False, got {s.is_zp_float!r}"
+    if s.format not in FORMAT_B_TYPES:
+        yield "format", f"{s.format!r} is none of {', '.join(FORMAT_B_TYPES)}"
 
 
 def _row_problems(s: Scheme):
@@ -145,6 +165,13 @@ def _row_problems(s: Scheme):
     if shape:
         yield from shape
         return
+    if s.b_type not in FORMAT_B_TYPES[s.format]:
+        problem = f"{s.format} weights are {_names(FORMAT_B_TYPES[s.format])}, not {s.b_type.name}"
+        yield "b_type", problem
+    if s.format == "hqq" and not s.is_zp_float:
+        yield "is_zp_float", "hqq (float zero points) needs is_zp_float=True"
+    if len(set(s.a_types) & {st.kS8, st.kFE4M3fn}) and len(s.a_types) != 1:
+        yield "a_types", "an 8-bit activation type must be the row's only one"
     types = [("b_type", s.b_type)] + [("a_types", a) for a in s.a_types]
     types += [("c_types", c) for c in s.c_types]
     if s.s_type is not None:
@@ -224,6 +251,13 @@ def _names(types) -> str:
     return ",".join(t.name for t in types)
 
 
+def format_lookup_key(s: Scheme) -> tuple:
+    """(format, weight bits, activation) naming `s` in the Python API: activation None for 16-bit
+    activations, else "int8" (kS8) or "fp8" (kFE4M3fn)."""
+    activation = {st.kS8: "int8", st.kFE4M3fn: "fp8"}.get(s.a_types[0])
+    return (s.format, s.b_type.size_bits, activation)
+
+
 def validate_scheme(s: Scheme) -> None:
     """Raises SchemeError naming the scheme, the field and the problem(s)."""
     problems = list(_row_problems(s))
@@ -235,11 +269,19 @@ def validate_scheme(s: Scheme) -> None:
 def validate_table(table=SCHEMES, presets=None) -> None:
     """Validates every row, unique names, and that presets name only known schemes."""
     seen = set()
+    by_lookup = {}
     for s in table:
         validate_scheme(s)
         if s.name in seen:
             raise SchemeError(f"scheme {s.name!r} appears twice in the table")
         seen.add(s.name)
+        other = by_lookup.setdefault(format_lookup_key(s), s.name)
+        if other != s.name:
+            raise SchemeError(
+                f"schemes {other!r} and {s.name!r} share format {s.format!r}, "
+                f"{s.b_type.size_bits}-bit weights and activations {_names(s.a_types)}: the "
+                f"format -> scheme map of the Python package would be ambiguous"
+            )
     for preset, names in (PRESETS if presets is None else presets).items():
         unknown = [n for n in names if n not in seen]
         if unknown:
