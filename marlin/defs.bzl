@@ -6,7 +6,7 @@ Flags (aliases in .bazelrc): `--cuda_archs=sm_80,sm_89,compute_90` (`//marlin:cu
 `--marlin_schemes=gptq_int4,fp8` (`//marlin:schemes`); see marlin/BUILD.bazel.
 """
 
-load("//marlin/private:arch_flags.bzl", _family_gencode = "family_gencode")
+load("//marlin/private:arch_rules.bzl", _family_gencode = "family_gencode")
 load("//marlin/private:providers.bzl", _MarlinConfigInfo = "MarlinConfigInfo")
 load("//marlin/private/macros:marlin_kernel_library.bzl", _marlin_kernel_library = "marlin_kernel_library")
 load("//marlin/private/rules:cuda_library.bzl", _cuda_library = "cuda_library")
@@ -33,4 +33,4 @@ MarlinConfigInfo = _MarlinConfigInfo
 # functions
 
 family_gencode = _family_gencode
-# See @rules_marlin//marlin/private:arch_flags.bzl for the implementation.
+# See @rules_marlin//marlin/private:arch_rules.bzl for the implementation.

@@ -26,10 +26,10 @@ from absl import app
 from absl import flags
 
 # Run as `python3 tools/bzl_doc.py`, the repository root is not on sys.path; under Bazel it is.
-# Either way the shared file writer imports as tools.marlin_gen, like the kernel generator's shim.
+# Either way the shared file writer imports as tools.marlin_gen.files, as in the kernel generator.
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
-from tools.marlin_gen.render import write_if_changed  # noqa: E402
+from tools.marlin_gen.files import write_if_changed  # noqa: E402
 
 RULES_PAGE = "docs/rules.md"
 FLAGS_PAGE = "docs/flags.md"
@@ -44,6 +44,7 @@ HEADER = (
 DEFS_BZL = "marlin/defs.bzl"
 FLAGS_BUILD = "marlin/BUILD.bazel"
 FLAGS_BZL = "marlin/private/flags.bzl"
+ARCH_TABLE_BZL = "marlin/private/arch_table.bzl"
 KERNEL_PLAN_BZL = "marlin/private/kernel_plan.bzl"
 BAZELRC = ".bazelrc"
 PUBLIC_LOAD = "@rules_marlin//marlin:defs.bzl"
@@ -528,51 +529,34 @@ def build_settings(root: str) -> list:
     return result
 
 
-def _string_list(module: Module, node, what: str, structs: dict) -> list:
-    """A list literal of strings or `STRUCT.FIELD` references to string fields."""
+def _string_list(module: Module, node, what: str) -> list:
+    """A list literal of strings."""
     if not isinstance(node, ast.List):
         raise ValueError(f"{module.path}: {what} is not a list literal")
-    result = []
-    for e in node.elts:
-        if isinstance(e, ast.Attribute) and isinstance(e.value, ast.Name):
-            result.append(structs[e.value.id][e.attr])
-        else:
-            result.append(_string(module, e, what))
-    return result
-
-
-def _structs(module: Module) -> dict:
-    """{name: {field: string}} of top-level `NAME = struct(FIELD = "value", ...)`."""
-    result = {}
-    for name, value in _top_level_assignments(module).items():
-        if isinstance(value, ast.Call) and _callee(value) == "struct":
-            fields = {}
-            for kw in value.keywords:
-                if isinstance(kw.value, ast.Constant) and isinstance(kw.value.value, str):
-                    fields[kw.arg] = kw.value.value
-            result[name] = fields
-    return result
+    return [_string(module, e, what) for e in node.elts]
 
 
 def flag_values(root: str) -> dict:
     """{flag name: (valid values, where they come from)} for the marlin flags."""
     flags_bzl = parse(root, FLAGS_BZL)
     plan = parse(root, KERNEL_PLAN_BZL)
+    arch_table = parse(root, ARCH_TABLE_BZL)
     constants = _top_level_assignments(flags_bzl)
     archs = _string_list(
-        flags_bzl, constants.get("VALID_CUDA_ARCHS"), "VALID_CUDA_ARCHS", _structs(flags_bzl)
+        arch_table, _top_level_assignments(arch_table).get("VALID_CUDA_ARCHS"), "VALID_CUDA_ARCHS"
     )
     schemes_all = _string(flags_bzl, constants.get("SCHEMES_ALL"), "SCHEMES_ALL")
-    schemes = _top_level_assignments(plan).get("MARLIN_SCHEMES")
-    if not isinstance(schemes, ast.Dict):
-        raise ValueError(f"{KERNEL_PLAN_BZL}: MARLIN_SCHEMES is not a dict literal")
-    scheme_names = [_string(plan, k, "a scheme name") for k in schemes.keys]
+    scheme_names = _string_list(
+        plan, _top_level_assignments(plan).get("MARLIN_SCHEMES"), "MARLIN_SCHEMES"
+    )
     return {
-        "cuda_archs": (archs, f"`VALID_CUDA_ARCHS` in `{FLAGS_BZL}`"),
+        "cuda_archs": (
+            archs,
+            f"`VALID_CUDA_ARCHS` in `{ARCH_TABLE_BZL}`, generated from tools/marlin_gen/archs.py",
+        ),
         "schemes": (
             [schemes_all] + scheme_names,
-            f"`SCHEMES_ALL` in `{FLAGS_BZL}` and the keys of `MARLIN_SCHEMES` in "
-            f"`{KERNEL_PLAN_BZL}`",
+            f"`SCHEMES_ALL` in `{FLAGS_BZL}` and `MARLIN_SCHEMES` in `{KERNEL_PLAN_BZL}`",
         ),
     }
 

@@ -1,53 +1,25 @@
 """Allowed values of the rules_marlin flags, and their parsers (pure functions).
 
 `//marlin:cuda_archs` takes `sm_XX` (SASS for that arch) and `compute_XX` (PTX, JIT-compiled by
-the driver on newer GPUs). The valid values are the members of `CUDA_ARCHS`, in the order used
-everywhere (command lines, manifest): SASS first, then PTX, each ascending.
+the driver on newer GPUs). The valid values are `VALID_CUDA_ARCHS` of
+`marlin/private/arch_table.bzl`, which the generator writes from `tools/marlin_gen/archs.py` (the
+generator CLI accepts exactly these in Bazel form), in the order used everywhere (command lines,
+manifest): SASS first, then PTX, each ascending.
 
 `//marlin:schemes` takes scheme names of `marlin/private/kernel_plan.bzl`'s `MARLIN_SCHEMES`, or
-`all` (the default).
+`all` (the default) alone: `all,gptq_int4` is an error, not "all".
+
+Both are comma-separated lists in one flag value. Given twice, the last value wins and the
+earlier one is dropped (Bazel's rule for a build setting, which cannot repeat on Bazel 4.2.3):
+`--cuda_archs=sm_80 --cuda_archs=sm_89` builds sm_89 only; write `--cuda_archs=sm_80,sm_89`.
+This is also how a command line overrides `.bazelrc`'s `test --cuda_archs=sm_80`.
 """
 
-CUDA_ARCHS = struct(
-    SM_75 = "sm_75",
-    SM_80 = "sm_80",
-    SM_86 = "sm_86",
-    SM_87 = "sm_87",
-    SM_89 = "sm_89",
-    SM_90 = "sm_90",
-    SM_90A = "sm_90a",
-    SM_100 = "sm_100",
-    SM_120 = "sm_120",
-    COMPUTE_75 = "compute_75",
-    COMPUTE_80 = "compute_80",
-    COMPUTE_86 = "compute_86",
-    COMPUTE_87 = "compute_87",
-    COMPUTE_89 = "compute_89",
-    COMPUTE_90 = "compute_90",
-    COMPUTE_100 = "compute_100",
-    COMPUTE_120 = "compute_120",
-)
+load(":arch_table.bzl", _VALID_CUDA_ARCHS = "VALID_CUDA_ARCHS")
 
-# Canonical order (the struct's field order is alphabetical, so list it explicitly).
-VALID_CUDA_ARCHS = [
-    CUDA_ARCHS.SM_75,
-    CUDA_ARCHS.SM_80,
-    CUDA_ARCHS.SM_86,
-    CUDA_ARCHS.SM_87,
-    CUDA_ARCHS.SM_89,
-    CUDA_ARCHS.SM_90,
-    CUDA_ARCHS.SM_90A,
-    CUDA_ARCHS.SM_100,
-    CUDA_ARCHS.SM_120,
-    CUDA_ARCHS.COMPUTE_75,
-    CUDA_ARCHS.COMPUTE_80,
-    CUDA_ARCHS.COMPUTE_86,
-    CUDA_ARCHS.COMPUTE_87,
-    CUDA_ARCHS.COMPUTE_89,
-    CUDA_ARCHS.COMPUTE_90,
-    CUDA_ARCHS.COMPUTE_100,
-    CUDA_ARCHS.COMPUTE_120,
-]
+# The valid values, written by the generator from tools/marlin_gen/archs.py (the same table
+# validates the generator CLI's arch lists).
+VALID_CUDA_ARCHS = _VALID_CUDA_ARCHS
 
 SCHEMES_ALL = "all"
 
@@ -95,5 +67,16 @@ def parse_schemes(values, known_schemes):
                 error = "--marlin_schemes: unknown scheme '{}'; valid values: {}".format(v, valid),
             )
     if SCHEMES_ALL in requested:
+        names = [v for v in requested if v and v != SCHEMES_ALL]
+        if names:
+            return struct(
+                schemes = [],
+                error = "--marlin_schemes: '{}' cannot be combined with scheme names ({}); give either '{}' or only names; valid values: {}".format(
+                    SCHEMES_ALL,
+                    ", ".join(["'{}'".format(n) for n in names]),
+                    SCHEMES_ALL,
+                    valid,
+                ),
+            )
         return struct(schemes = list(known_schemes), error = None)
     return struct(schemes = [s for s in known_schemes if s in requested], error = None)

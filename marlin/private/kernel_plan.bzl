@@ -25,21 +25,21 @@ MARLIN_PRESETS = {
     ],
 }
 
-# Scheme name -> properties the rules need.
-MARLIN_SCHEMES = {
-    "awq_int4": {"needs_fp8_arch": False},
-    "hqq_int4": {"needs_fp8_arch": False},
-    "gptq_int4": {"needs_fp8_arch": False},
-    "gptq_int8": {"needs_fp8_arch": False},
-    "fp8": {"needs_fp8_arch": False},
-    "nvfp4": {"needs_fp8_arch": False},
-    "mxfp4": {"needs_fp8_arch": False},
-    "awq_int4_a_int8": {"needs_fp8_arch": False},
-    "gptq_int4_a_int8": {"needs_fp8_arch": False},
-    "gptq_int4_a_fp8": {"needs_fp8_arch": True},
-    "awq_int4_a_fp8": {"needs_fp8_arch": True},
-    "mxfp4_a_fp8": {"needs_fp8_arch": True},
-}
+# Every scheme name of the table, in table order: the --marlin_schemes values besides "all".
+MARLIN_SCHEMES = [
+    "awq_int4",
+    "hqq_int4",
+    "gptq_int4",
+    "gptq_int8",
+    "fp8",
+    "nvfp4",
+    "mxfp4",
+    "awq_int4_a_int8",
+    "gptq_int4_a_int8",
+    "gptq_int4_a_fp8",
+    "awq_int4_a_fp8",
+    "mxfp4_a_fp8",
+]
 
 # Preset name -> every kernel file of the preset for arch list "7.5,8.0,8.9" (all families),
 # sorted by name. family: sm75, sm80 or sm89; schemes: the schemes with kernels in the file.

@@ -52,12 +52,16 @@ KEY_LAYOUT = (
     ("is_zp_float", 0, 1),
 )
 
-# The scheme rows in table order. Types are SCALAR_TYPES names; s_type None means "the c type";
-# group_blocks -1 channelwise, 0 act-order (g_idx), else group size / 16; m_blocks 0.5 is the
-# 8-row tile (thread_m_blocks 1 with m_block_size_8).
+# The scheme rows in table order. format is the checkpoint format of
+# marlin.prepare_weights(format=...); (format, weight bits, activation) names exactly one row,
+# activation being None for 16-bit a_types, "int8" for ("kS8",) and "fp8" for ("kFE4M3fn",).
+# Types are SCALAR_TYPES names; s_type None means "the c type"; group_blocks -1 channelwise,
+# 0 act-order (g_idx), else group size / 16; m_blocks 0.5 is the 8-row tile (thread_m_blocks 1
+# with m_block_size_8).
 SCHEMES = (
     {
         "name": "awq_int4",
+        "format": "awq",
         "a_types": ("kFloat16", "kBFloat16"),
         "b_type": "kU4",
         "c_types": ("kFloat16", "kBFloat16"),
@@ -68,6 +72,7 @@ SCHEMES = (
     },
     {
         "name": "hqq_int4",
+        "format": "hqq",
         "a_types": ("kFloat16",),
         "b_type": "kU4",
         "c_types": ("kFloat16",),
@@ -78,6 +83,7 @@ SCHEMES = (
     },
     {
         "name": "gptq_int4",
+        "format": "gptq",
         "a_types": ("kFloat16", "kBFloat16"),
         "b_type": "kU4B8",
         "c_types": ("kFloat16", "kBFloat16"),
@@ -88,6 +94,7 @@ SCHEMES = (
     },
     {
         "name": "gptq_int8",
+        "format": "gptq",
         "a_types": ("kFloat16", "kBFloat16"),
         "b_type": "kU8B128",
         "c_types": ("kFloat16", "kBFloat16"),
@@ -98,6 +105,7 @@ SCHEMES = (
     },
     {
         "name": "fp8",
+        "format": "fp8",
         "a_types": ("kFloat16", "kBFloat16"),
         "b_type": "kFE4M3fn",
         "c_types": ("kFloat16", "kBFloat16"),
@@ -108,6 +116,7 @@ SCHEMES = (
     },
     {
         "name": "nvfp4",
+        "format": "nvfp4",
         "a_types": ("kFloat16", "kBFloat16"),
         "b_type": "kFE2M1f",
         "c_types": ("kFloat16", "kBFloat16"),
@@ -118,6 +127,7 @@ SCHEMES = (
     },
     {
         "name": "mxfp4",
+        "format": "mxfp4",
         "a_types": ("kBFloat16",),
         "b_type": "kFE2M1f",
         "c_types": ("kBFloat16",),
@@ -128,6 +138,7 @@ SCHEMES = (
     },
     {
         "name": "awq_int4_a_int8",
+        "format": "awq",
         "a_types": ("kS8",),
         "b_type": "kU4",
         "c_types": ("kFloat16", "kBFloat16"),
@@ -138,6 +149,7 @@ SCHEMES = (
     },
     {
         "name": "gptq_int4_a_int8",
+        "format": "gptq",
         "a_types": ("kS8",),
         "b_type": "kU4B8",
         "c_types": ("kFloat16", "kBFloat16"),
@@ -148,6 +160,7 @@ SCHEMES = (
     },
     {
         "name": "gptq_int4_a_fp8",
+        "format": "gptq",
         "a_types": ("kFE4M3fn",),
         "b_type": "kU4B8",
         "c_types": ("kFloat16", "kBFloat16"),
@@ -158,6 +171,7 @@ SCHEMES = (
     },
     {
         "name": "awq_int4_a_fp8",
+        "format": "awq",
         "a_types": ("kFE4M3fn",),
         "b_type": "kU4",
         "c_types": ("kFloat16", "kBFloat16"),
@@ -168,6 +182,7 @@ SCHEMES = (
     },
     {
         "name": "mxfp4_a_fp8",
+        "format": "mxfp4",
         "a_types": ("kFE4M3fn",),
         "b_type": "kFE2M1f",
         "c_types": ("kBFloat16",),

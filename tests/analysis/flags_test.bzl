@@ -1,7 +1,8 @@
 """Flag validation: bad archs / schemes fail naming the value; parsers and family_gencode."""
 
 load("@bazel_skylib//lib:unittest.bzl", "analysistest", "asserts", "unittest")
-load("//marlin/private:arch_flags.bzl", "family_gencode")
+load("//marlin/private:arch_rules.bzl", "VALID_KERNEL_FAMILIES", "family_gencode")
+load("//marlin/private:arch_table.bzl", "GENERATOR_FAMILIES", "MARLIN_KERNEL_FAMILIES")
 load("//marlin/private:flags.bzl", "VALID_CUDA_ARCHS", "parse_cuda_archs", "parse_schemes")
 load(":common.bzl", "flags")
 
@@ -45,6 +46,13 @@ _unknown_scheme_test = analysistest.make(
     config_settings = flags(schemes = ["gptq_int4", "gptq_int3"]),
 )
 
+_all_with_names_test = analysistest.make(
+    _expect_failure_impl,
+    attrs = _expect_failure("'all' cannot be combined with scheme names ('gptq_int4')", "valid values: all, awq_int4, "),
+    expect_failure = True,
+    config_settings = flags(schemes = ["all", "gptq_int4"]),
+)
+
 # Unit tests of the pure functions.
 
 def _parse_cuda_archs_test_impl(ctx):
@@ -66,7 +74,11 @@ def _parse_schemes_test_impl(ctx):
     known = ["a", "b", "c"]
     asserts.equals(env, ["a", "b", "c"], parse_schemes(["all"], known).schemes)
     asserts.equals(env, ["a", "c"], parse_schemes(["c", "a", "c"], known).schemes)
-    asserts.equals(env, ["a", "b", "c"], parse_schemes(["b", "all"], known).schemes)
+    asserts.equals(env, ["a", "b", "c"], parse_schemes(["all", "all"], known).schemes)
+    for mixed in [["b", "all"], ["all", "a"], ["all", "a", "b", "c"]]:
+        parsed = parse_schemes(mixed, known)
+        asserts.equals(env, [], parsed.schemes)
+        asserts.true(env, parsed.error != None and "cannot be combined" in parsed.error, "{}: {}".format(mixed, parsed.error))
     error = parse_schemes(["a", "d"], known).error
     asserts.true(env, "'d'" in error and "all, a, b, c" in error, error)
     asserts.true(env, "empty" in parse_schemes([], known).error)
@@ -103,6 +115,31 @@ def _family_gencode_test_impl(ctx):
 
 _family_gencode_test = unittest.make(_family_gencode_test_impl)
 
+# Parity of the two arch rules: what nvcc compiles (family_gencode) and what the generator's
+# manifest and selector say is built (GENERATOR_FAMILIES, written from tools/marlin_gen/archs.py
+# compute_flags and the planner into arch_table.bzl).
+
+def _compiled_families(archs):
+    return [f for f in MARLIN_KERNEL_FAMILIES if family_gencode(f, archs)]
+
+def _family_parity_test_impl(ctx):
+    env = unittest.begin(ctx)
+    asserts.equals(env, MARLIN_KERNEL_FAMILIES, [f for f in VALID_KERNEL_FAMILIES if f])
+    asserts.equals(env, sorted(VALID_CUDA_ARCHS), sorted(GENERATOR_FAMILIES.keys()))
+    for arch in VALID_CUDA_ARCHS:
+        asserts.equals(env, GENERATOR_FAMILIES[arch], _compiled_families([arch]), "families of {}".format(arch))
+
+    # Both rules are unions over the requested archs: every pair compiles the families of its two
+    # members (the Python side checks the same in gen_archs_test).
+    for a in VALID_CUDA_ARCHS:
+        for b in VALID_CUDA_ARCHS:
+            expected = [f for f in MARLIN_KERNEL_FAMILIES if f in GENERATOR_FAMILIES[a] + GENERATOR_FAMILIES[b]]
+            asserts.equals(env, expected, _compiled_families([a, b]), "families of {}, {}".format(a, b))
+    asserts.equals(env, MARLIN_KERNEL_FAMILIES, _compiled_families(VALID_CUDA_ARCHS))
+    return unittest.end(env)
+
+_family_parity_test = unittest.make(_family_parity_test_impl)
+
 def flags_test_suite(name):
     """Declares the flag tests and a test_suite `name`.
 
@@ -113,9 +150,11 @@ def flags_test_suite(name):
     _malformed_arch_test(name = name + "_malformed_arch_test", target_under_test = ":tiny")
     _empty_archs_test(name = name + "_empty_archs_test", target_under_test = "//marlin:config")
     _unknown_scheme_test(name = name + "_unknown_scheme_test", target_under_test = "//marlin:kernels_manifest")
+    _all_with_names_test(name = name + "_all_with_names_test", target_under_test = "//marlin:config")
     _parse_cuda_archs_test(name = name + "_parse_cuda_archs_test")
     _parse_schemes_test(name = name + "_parse_schemes_test")
     _family_gencode_test(name = name + "_family_gencode_test")
+    _family_parity_test(name = name + "_family_parity_test")
     native.test_suite(
         name = name,
         tests = [
@@ -123,8 +162,10 @@ def flags_test_suite(name):
             name + "_malformed_arch_test",
             name + "_empty_archs_test",
             name + "_unknown_scheme_test",
+            name + "_all_with_names_test",
             name + "_parse_cuda_archs_test",
             name + "_parse_schemes_test",
             name + "_family_gencode_test",
+            name + "_family_parity_test",
         ],
     )

@@ -6,7 +6,10 @@ in; this test keeps them honest, as //tests/generator:gen_checked_in_test does f
 checked-in files.
 """
 
+import ast
 import os
+import subprocess
+import sys
 
 import pytest
 
@@ -36,6 +39,17 @@ def test_checked_in_page_is_current(pages, path):
 @pytest.mark.parametrize("path", bzl_doc.PAGES)
 def test_page_starts_with_generated_header(pages, path):
     assert pages[path].splitlines()[0] == bzl_doc.HEADER
+
+
+def test_bzl_doc_does_not_import_the_kernel_renderer():
+    # bzl_doc shares only the file writer (tools.marlin_gen.files) with the kernel generator.
+    code = "import sys; from tools import bzl_doc; print(sorted(sys.modules))"
+    result = subprocess.run(
+        [sys.executable, "-c", code], cwd=REPO_ROOT, capture_output=True, text=True, check=True
+    )
+    modules = set(ast.literal_eval(result.stdout))
+    assert "tools.marlin_gen.files" in modules
+    assert not modules & {"tools.marlin_gen.render", "tools.marlin_gen.main", "jinja2"}
 
 
 def test_render_is_deterministic(pages):
@@ -71,6 +85,16 @@ def test_flags_page_lists_both_flags_with_aliases_and_values():
     assert values["cuda_archs"][0][:2] == ["sm_75", "sm_80"]
     assert values["schemes"][0][0] == "all"
     assert "gptq_int4" in values["schemes"][0]
+
+
+def test_flags_page_states_that_the_last_value_wins(pages):
+    # A repeated --cuda_archs keeps only its last value (Bazel's rule); users must be told.
+    page = pages[bzl_doc.FLAGS_PAGE]
+    for flag in ("cuda_archs", "schemes"):
+        section = page.split(f"## `//marlin:{flag}`", 1)[1].split("\n## ", 1)[0]
+        assert "Given twice, the last value wins" in section, flag
+    assert "--cuda_archs=sm_80 --cuda_archs=sm_89" in page
+    assert "`all,gptq_int4` is an error" in page
 
 
 def test_parse_docstring_google_style():

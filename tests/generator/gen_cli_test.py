@@ -2,13 +2,14 @@
 
 import os
 import re
+import shutil
 import subprocess
 import sys
 
 import pytest
 import upstream_golden
 
-from tools.marlin_gen import render
+from tools.marlin_gen import checked_in
 
 REPO_ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 SHIM = os.path.join(REPO_ROOT, "tools", "generate_kernels.py")
@@ -48,10 +49,18 @@ def full_run(tmp_path_factory):
     return _read_dir(out)
 
 
-@pytest.mark.skipif(not os.path.exists(SHIM), reason="the shim is not in this tree (Bazel)")
 def test_upstream_invocation_through_the_shim(tmp_path, full_run):
+    # Under Bazel the shim is a data dependency of this test (it must never be skipped).
+    assert os.path.isfile(SHIM), f"{SHIM} is missing: the shim is untested"
     _ok(FULL, f"--out_dir={tmp_path}", shim=True)
     assert _read_dir(tmp_path) == full_run
+
+
+def test_shim_errors_name_the_value_without_traceback(tmp_path):
+    result = _run("8.0,sm_8x", f"--out_dir={tmp_path / 'out'}", shim=True)
+    assert result.returncode != 0
+    assert "'sm_8x'" in result.stderr and "Traceback" not in result.stderr
+    assert not os.path.exists(tmp_path / "out")
 
 
 def test_full_run_writes_the_upstream_file_set(full_run):
@@ -98,18 +107,18 @@ def test_from_manifest(tmp_path, full_run):
 def test_bzl_plan(tmp_path):
     path = tmp_path / "kernel_plan.bzl"
     _ok(f"--bzl_plan={path}")
-    assert path.read_text() == render.bzl_plan()
+    assert path.read_text() == checked_in.bzl_plan()
 
 
 def test_update_checked_in_writes_into_the_bazel_run_workspace(tmp_path):
     (tmp_path / "tools" / "marlin_gen").mkdir(parents=True)
     (tmp_path / "tools" / "marlin_gen" / "schemes.py").write_text("")
     result = _ok("--update_checked_in", workspace=tmp_path)
-    assert f"{len(render.CHECKED_IN_PATHS)} file(s) written, 0 unchanged" in result.stdout
-    for path, content in render.checked_in_files().items():
+    assert f"{len(checked_in.PATHS)} file(s) written, 0 unchanged" in result.stdout
+    for path, content in checked_in.files().items():
         assert (tmp_path / path).read_text() == content, path
     result = _ok("--update_checked_in", workspace=tmp_path)
-    assert f"0 file(s) written, {len(render.CHECKED_IN_PATHS)} unchanged" in result.stdout
+    assert f"0 file(s) written, {len(checked_in.PATHS)} unchanged" in result.stdout
 
 
 def test_update_checked_in_refuses_other_workspaces(tmp_path):
@@ -131,12 +140,22 @@ def test_timing(tmp_path):
     ("args", "words"),
     [
         (["8.0,sm_8x", "--out_dir=OUT"], ["'sm_8x'", "sm_80", "8.9+PTX"]),
+        (["8.0,sm_81", "--out_dir=OUT"], ["'sm_81'", "sm_75, sm_80, sm_86"]),
+        (["--archs=sm_999", "--out_dir=OUT"], ["'sm_999'", "compute_120"]),
+        (["7.9", "--out_dir=OUT"], ["'7.9'", "7.0, 7.2, 7.5"]),
+        (["0.0", "--out_dir=OUT"], ["'0.0'", "12.1"]),
+        (["7.0", "--out_dir=OUT"], ["'7.0' enables no Marlin kernel family", "7.5"]),
+        (["7.0,7.2", "--out_dir=OUT"], ["enables no Marlin kernel family"]),
         (["8", "--out_dir=OUT"], ["'8'", "sm_80"]),
         (["--archs=8.0,,8.9", "--out_dir=OUT"], ["empty item"]),
         (["8.0", "--schemes=gptq_int3", "--out_dir=OUT"], ["'gptq_int3'", "gptq_int4, gptq_int8"]),
         (["8.0", "--schemes=", "--out_dir=OUT"], ["--schemes is empty", "awq_int4"]),
         (["8.0", "--preset=tgi", "--out_dir=OUT"], ["tgi", "vllm"]),
         (["8.0"], ["--out_dir is required"]),
+        (["8.0", "--out_dir="], ["--out_dir is empty"]),
+        (["8.0", "--out_dir= "], ["--out_dir is empty"]),
+        (["--bzl_plan="], ["--bzl_plan is empty"]),
+        (["--from_manifest=", "--out_dir=OUT"], ["--from_manifest is empty"]),
         (["8.0", "--update_checked_in"], ["--out_dir is required with --archs"]),
         (["--out_dir=OUT"], ["--archs", "required"]),
         (["8.0", "--archs=8.9", "--out_dir=OUT"], ["positional", "--archs"]),
@@ -168,3 +187,70 @@ def test_errors_name_the_bad_value_without_traceback(tmp_path, args, words):
     for word in words:
         assert word in output, output
     assert not os.path.exists(tmp_path / "out")
+
+
+def test_empty_out_dir_writes_nothing_into_the_current_directory(tmp_path):
+    result = subprocess.run(
+        [sys.executable, SHIM, "8.0", "--out_dir="],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert result.returncode != 0
+    assert "--out_dir is empty" in result.stderr
+    assert list(tmp_path.iterdir()) == []
+
+
+def _generator_with_edited_table(tmp_path, old, new):
+    """A copy of tools/marlin_gen whose schemes.py has `old` replaced by `new`."""
+    package = tmp_path / "tools" / "marlin_gen"
+    shutil.copytree(
+        os.path.join(REPO_ROOT, "tools", "marlin_gen"),
+        package,
+        ignore=shutil.ignore_patterns("__pycache__", "BUILD.bazel"),
+    )
+    schemes_py = package / "schemes.py"
+    text = schemes_py.read_text()
+    assert old in text
+    schemes_py.write_text(text.replace(old, new))
+    return tmp_path
+
+
+@pytest.mark.parametrize(
+    ("new_row", "words"),
+    [
+        (
+            'Scheme("awq_int4", st.kU4, format="awq", group_blocks=(-1, 3)),',
+            ["'awq_int4'", "group_blocks: 3 is none of (-1, 0, 1, 2, 4, 8)"],
+        ),
+        (
+            'Scheme("awq_int4", st.kU4, format="awq", group_blocks=3),',
+            ["'awq_int4'", "non-empty tuple"],
+        ),
+        (
+            'Scheme("awq_int4", "kU4", format="awq"),',
+            ["'awq_int4'", "b_type: 'kU4' is not a ScalarType"],
+        ),
+    ],
+)
+def test_scheme_table_errors_are_messages_not_tracebacks(tmp_path, new_row, words):
+    root = _generator_with_edited_table(
+        tmp_path, 'Scheme("awq_int4", st.kU4, format="awq"),', new_row
+    )
+    out = tmp_path / "out"
+    for args in (["8.0", f"--out_dir={out}"], ["--update_checked_in"]):
+        result = subprocess.run(
+            [sys.executable, "-m", "tools.marlin_gen.main", *args],
+            cwd=root,
+            capture_output=True,
+            text=True,
+            check=False,
+            env={**os.environ, "BUILD_WORKSPACE_DIRECTORY": str(root)},
+        )
+        assert result.returncode == 1, result.stderr
+        assert "Traceback" not in result.stderr, result.stderr
+        for word in words:
+            assert word in result.stderr
+    assert not out.exists()
+    assert not (root / "marlin").exists()

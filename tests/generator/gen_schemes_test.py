@@ -67,13 +67,22 @@ def test_name_tables():
 
 def test_table_names_and_order_follow_the_design():
     assert tuple(s.name for s in schemes.SCHEMES) == DESIGN_NAMES
+    assert [s.format for s in schemes.SCHEMES] == [
+        "awq",
+        "hqq",
+        "gptq",
+        "gptq",
+        "fp8",
+        "nvfp4",
+        "mxfp4",
+        "awq",
+        "gptq",
+        "gptq",
+        "awq",
+        "mxfp4",
+    ]
     assert schemes.PRESETS == {"vllm": DESIGN_NAMES}
     schemes.validate_table()
-
-
-def test_needs_fp8_arch():
-    fp8 = {s.name for s in schemes.SCHEMES if s.needs_fp8_arch}
-    assert fp8 == {"gptq_int4_a_fp8", "awq_int4_a_fp8", "mxfp4_a_fp8"}
 
 
 def _row(name):
@@ -89,8 +98,34 @@ def _row(name):
         ("awq_int4_a_int8", {"group_blocks": (-1, 0)}, "group_blocks", "act-order"),
         ("gptq_int4_a_fp8", {"group_blocks": (0,)}, "group_blocks", "act-order"),
         ("gptq_int4", {"is_zp_float": True}, "is_zp_float", "kU4"),
-        ("awq_int4", {"group_blocks": (-1, 63)}, "group_blocks", "6-bit"),
-        ("awq_int4", {"group_blocks": (-2,)}, "group_blocks", ">= -1"),
+        (
+            "awq_int4",
+            {"group_blocks": (-1, 63)},
+            "group_blocks",
+            "63 is none of (-1, 0, 1, 2, 4, 8)",
+        ),
+        ("awq_int4", {"group_blocks": (-2,)}, "group_blocks", "-2 is none of"),
+        # 15 instantiations per file that no call can select (groups of 48 rows).
+        ("awq_int4", {"group_blocks": (-1, 3)}, "group_blocks", "3 is none of"),
+        ("awq_int4", {"group_blocks": (16,)}, "group_blocks", "16 is none of"),
+        ("awq_int4", {"group_blocks": (2.0,)}, "group_blocks", "2.0 is none of"),
+        (
+            "awq_int4",
+            {"group_blocks": (8,), "thread_configs": ((48, 128, 256),)},
+            "group_blocks",
+            "never select",
+        ),
+        ("awq_int4", {"group_blocks": 3}, "group_blocks", "non-empty tuple"),
+        ("awq_int4", {"b_type": "kU4"}, "b_type", "not a ScalarType"),
+        ("awq_int4", {"a_types": ("kFloat16",)}, "a_types", "not a ScalarType"),
+        ("awq_int4", {"thread_configs": ((128, 128),)}, "thread_configs", "(thread_k, thread_n"),
+        ("awq_int4", {"thread_configs": [(128, 128, 256)]}, "thread_configs", "non-empty tuple"),
+        ("awq_int4", {"is_zp_float": 1}, "is_zp_float", "True or False"),
+        ("awq_int4", {"format": "exl2"}, "format", "'exl2' is none of gptq, awq, hqq"),
+        ("awq_int4", {"format": "gptq"}, "b_type", "gptq weights are kU4B8,kU8B128, not kU4"),
+        ("fp8", {"format": "nvfp4"}, "b_type", "nvfp4 weights are kFE2M1f"),
+        ("hqq_int4", {"is_zp_float": False}, "is_zp_float", "hqq"),
+        ("awq_int4", {"a_types": (st.kFloat16, st.kS8)}, "a_types", "only one"),
         ("awq_int4", {"m_blocks": (1, 8)}, "m_blocks", "3-bit"),
         ("awq_int4_a_int8", {"m_blocks": (0.5, 1)}, "m_blocks", "16-bit"),
         ("awq_int4", {"thread_configs": ((128, 128, 1024),)}, "thread_configs", "5 bits"),
@@ -125,6 +160,10 @@ def test_bad_rows_are_rejected_naming_scheme_and_field(base, changes, field, wor
 def test_duplicate_names_and_bad_presets_are_rejected():
     with pytest.raises(schemes.SchemeError, match="twice"):
         schemes.validate_table(schemes.SCHEMES + (_row("fp8"),))
+    # Two rows one (format, bits, activation) names: the Python format map would be ambiguous.
+    twin = dataclasses.replace(_row("awq_int4"), name="awq_int4_again", group_blocks=(4,))
+    with pytest.raises(schemes.SchemeError, match="'awq_int4' and 'awq_int4_again' share format"):
+        schemes.validate_table(schemes.SCHEMES + (twin,))
     with pytest.raises(schemes.SchemeError, match="'nope'.*unknown schemes: int3"):
         schemes.validate_table(schemes.SCHEMES, {"nope": ("fp8", "int3")})
 

@@ -9,7 +9,8 @@ Detection order (implemented once, in `find_cuda.sh`, which `tools/setup.sh` als
    scripts such as `/usr/local/bin/nvcc` work).
 
 A toolkit is a directory with `bin/nvcc` and `include/cuda_runtime.h`; its version comes from
-`nvcc --version`. The repository provides:
+`nvcc --version`. An nvcc that does not run (on `PATH` or in a toolkit) is reported with its
+error ("nvcc at /x/bin/nvcc does not run (exit status 127): ..."), not as a missing one. The repository provides:
 
 - `defs.bzl`: `CUDA_FOUND`, `CUDA_PATH`, `NVCC` (absolute: nvcc finds cicc, nvvm and its
   headers relative to its own path, so it must not run through a sandbox symlink),
@@ -69,7 +70,8 @@ def _local_cuda_impl(rctx):
             "%{found}": "False",
             "%{nvcc}": "",
             "%{path}": "",
-            "%{reason}": info["reason"].replace("\"", "'"),
+            # Pasted into Starlark strings and a comment: no quotes, backslashes or newlines.
+            "%{reason}": info["reason"].replace("\\", "/").replace("\"", "'").replace("\n", " "),
             "%{source}": "",
             "%{version}": "(0, 0)",
         }

@@ -15,6 +15,8 @@ from absl import app
 from absl import flags
 
 from tools.marlin_gen import archs as archs_lib
+from tools.marlin_gen import checked_in
+from tools.marlin_gen import files as files_lib
 from tools.marlin_gen import manifest as manifest_lib
 from tools.marlin_gen import plan as plan_lib
 from tools.marlin_gen import render
@@ -50,14 +52,14 @@ _BZL_PLAN = flags.DEFINE_string(
     "bzl_plan",
     None,
     f"Write the Starlark kernel plan (every possible kernel file) here, e.g. "
-    f"{render.BZL_PLAN_PATH}.",
+    f"{checked_in.BZL_PLAN_PATH}.",
 )
 _UPDATE_CHECKED_IN = flags.DEFINE_bool(
     "update_checked_in",
     False,
-    f"Rewrite every checked-in generated file ({', '.join(render.CHECKED_IN_PATHS)}) in the "
+    f"Rewrite every checked-in generated file ({', '.join(checked_in.PATHS)}) in the "
     f"repository ($BUILD_WORKSPACE_DIRECTORY under bazel run, else the checkout holding this "
-    f"generator). Same as {render.UPDATE_COMMAND}.",
+    f"generator). Same as {checked_in.UPDATE_COMMAND}.",
 )
 _TIMING = flags.DEFINE_bool("timing", False, "Print how long generation took.")
 _QUIET = flags.DEFINE_bool(
@@ -108,6 +110,12 @@ def _config_from_flags(argv) -> Config:
         raise app.UsageError(
             f"--schemes is empty; valid schemes of --preset={_PRESET.value}: {valid}"
         )
+    for holder in (_OUT_DIR, _FROM_MANIFEST, _BZL_PLAN):
+        if holder.value is not None and not holder.value.strip():
+            raise app.UsageError(
+                f"--{holder.name} is empty; give a path (an empty one would write into, or "
+                "read from, the current directory)."
+            )
     if _ONLY.value is not None and not _ONLY.value:
         raise app.UsageError(
             "--only is empty; give kernel file names (*.cu), kernel_selector.h or manifest.json."
@@ -181,6 +189,11 @@ def outputs(config: Config) -> dict:
     else:
         archs = archs_lib.parse_arch_list(config.arch_list)
         flags_ = archs_lib.compute_flags(archs)
+        if not flags_.any:
+            raise ValueError(
+                f"arch list {config.arch_list!r} enables no Marlin kernel family: the sm75 "
+                f"kernels need 7.5 (sm_75), the sm80 and sm89 kernels 8.0 (sm_80) or newer"
+            )
     plan = plan_lib.make_plan(config.preset, rows, flags_, archs)
     wanted = _wanted_outputs(config, plan)
     result = {}
@@ -217,18 +230,18 @@ def generate(config: Config) -> tuple:
     written = unchanged = 0
     if config.out_dir is not None:
         for name, content in sorted(outputs(config).items()):
-            if render.write_if_changed(os.path.join(config.out_dir, name), content):
+            if files_lib.write_if_changed(os.path.join(config.out_dir, name), content):
                 written += 1
             else:
                 unchanged += 1
     files = {}
     if config.bzl_plan is not None:
-        files[config.bzl_plan] = render.bzl_plan()
+        files[config.bzl_plan] = checked_in.bzl_plan()
     if config.update_checked_in is not None:
-        for path, content in render.checked_in_files().items():
+        for path, content in checked_in.files().items():
             files[os.path.join(config.update_checked_in, path)] = content
     for path, content in sorted(files.items()):
-        if render.write_if_changed(path, content):
+        if files_lib.write_if_changed(path, content):
             written += 1
         else:
             unchanged += 1
@@ -239,6 +252,9 @@ def main(argv):
     config = _config_from_flags(argv)
     start = time.perf_counter()
     try:
+        # The table is checked here, not at import, so that a bad row is a message, not a
+        # traceback from the import of schemes.py.
+        schemes_lib.validate_table()
         written, unchanged = generate(config)
     except (ValueError, OSError) as e:
         sys.exit(f"error: {e}")

@@ -1,5 +1,8 @@
 """The quantization scheme table (data only) and its validation.
 
+validate_table() runs in main.py before anything is generated (and in the tests), not at
+import: a bad row is then an error message naming it, not a traceback from an import.
+
 The rows are in upstream's order, which is normative: it fixes the order of instantiations in
 kernel files and of kernel files in the generation (selector) order. Names are the contract of
 design.md section 2 (`--schemes`, `--//marlin:schemes`, manifest, docs).
@@ -9,6 +12,7 @@ import dataclasses
 import re
 
 from tools.marlin_gen import scalar_types as st
+from tools.marlin_gen import selector_key
 
 # Thread configs as (thread_k, thread_n, threads), in upstream's emission order.
 THREAD_CONFIGS = ((128, 128, 256), (64, 256, 256), (64, 128, 128), (128, 64, 128))
@@ -20,14 +24,22 @@ M_BLOCKS_8BIT = (1, 2, 3, 4)
 ACTIVATION_TYPES = (st.kFloat16, st.kBFloat16, st.kS8, st.kFE4M3fn)
 OUTPUT_TYPES = (st.kFloat16, st.kBFloat16)
 
-# Bit widths of the packed selector key fields (design.md section 8).
-KEY_FIELD_BITS = {
-    "threads / 32": 5,
-    "thread_m_blocks": 3,
-    "thread_n_blocks": 5,
-    "thread_k_blocks": 5,
-    "stages": 3,
-    "group_blocks + 1": 6,
+# The group_blocks Marlin kernels serve (upstream's set; the host passes group size / 16 of the
+# checkpoint): -1 channelwise, 0 act-order (g_idx), else groups of 16 (NVFP4), 32 (MXFP4), 64
+# and 128 rows. Any other value would build kernels that no call selects.
+GROUP_BLOCKS = (-1, 0, 1, 2, 4, 8)
+_GROUP_BLOCKS_MEANING = "-1 channelwise, 0 act-order, else group size / 16 for groups of 16..128"
+
+# Checkpoint formats (marlin.prepare_weights(format=...)) and the weight types each may carry.
+# A format, the weight bit width and the activation type name one scheme (validate_table), so the
+# Python package derives its format -> scheme map from the generated table.
+FORMAT_B_TYPES = {
+    "gptq": (st.kU4B8, st.kU8B128),
+    "awq": (st.kU4,),
+    "hqq": (st.kU4,),
+    "fp8": (st.kFE4M3fn,),
+    "nvfp4": (st.kFE2M1f,),
+    "mxfp4": (st.kFE2M1f,),
 }
 
 # Pipeline stages per kernel family.
@@ -46,6 +58,7 @@ class Scheme:
 
     name: str
     b_type: st.ScalarType
+    format: str  # the Python API's checkpoint format, a key of FORMAT_B_TYPES
     a_types: tuple = _F16_BF16
     c_types: tuple = _F16_BF16
     s_type: st.ScalarType | None = None
@@ -54,42 +67,42 @@ class Scheme:
     is_zp_float: bool = False
     thread_configs: tuple = THREAD_CONFIGS
 
-    @property
-    def needs_fp8_arch(self) -> bool:
-        """True when some activation is FP8 (needs an sm_89 / sm_120 build)."""
-        return st.kFE4M3fn in self.a_types
-
 
 SCHEMES = (
-    Scheme("awq_int4", st.kU4),
+    Scheme("awq_int4", st.kU4, format="awq"),
     Scheme(
         "hqq_int4",
         st.kU4,
+        format="hqq",
         a_types=(st.kFloat16,),
         c_types=(st.kFloat16,),
         s_type=st.kFloat16,
         group_blocks=(4,),
         is_zp_float=True,
     ),
-    Scheme("gptq_int4", st.kU4B8, group_blocks=(-1, 0, 2, 4, 8)),
-    Scheme("gptq_int8", st.kU8B128, group_blocks=(-1, 0, 2, 4, 8)),
-    Scheme("fp8", st.kFE4M3fn, group_blocks=(-1, 8)),
-    Scheme("nvfp4", st.kFE2M1f, s_type=st.kFE4M3fn, group_blocks=(1,)),
+    Scheme("gptq_int4", st.kU4B8, format="gptq", group_blocks=(-1, 0, 2, 4, 8)),
+    Scheme("gptq_int8", st.kU8B128, format="gptq", group_blocks=(-1, 0, 2, 4, 8)),
+    Scheme("fp8", st.kFE4M3fn, format="fp8", group_blocks=(-1, 8)),
+    Scheme("nvfp4", st.kFE2M1f, format="nvfp4", s_type=st.kFE4M3fn, group_blocks=(1,)),
     Scheme(
         "mxfp4",
         st.kFE2M1f,
+        format="mxfp4",
         a_types=(st.kBFloat16,),
         c_types=(st.kBFloat16,),
         s_type=st.kFE8M0fnu,
         group_blocks=(2,),
     ),
-    Scheme("awq_int4_a_int8", st.kU4, a_types=(st.kS8,), m_blocks=M_BLOCKS_8BIT),
-    Scheme("gptq_int4_a_int8", st.kU4B8, a_types=(st.kS8,), m_blocks=M_BLOCKS_8BIT),
-    Scheme("gptq_int4_a_fp8", st.kU4B8, a_types=(st.kFE4M3fn,), m_blocks=M_BLOCKS_8BIT),
-    Scheme("awq_int4_a_fp8", st.kU4, a_types=(st.kFE4M3fn,), m_blocks=M_BLOCKS_8BIT),
+    Scheme("awq_int4_a_int8", st.kU4, format="awq", a_types=(st.kS8,), m_blocks=M_BLOCKS_8BIT),
+    Scheme("gptq_int4_a_int8", st.kU4B8, format="gptq", a_types=(st.kS8,), m_blocks=M_BLOCKS_8BIT),
+    Scheme(
+        "gptq_int4_a_fp8", st.kU4B8, format="gptq", a_types=(st.kFE4M3fn,), m_blocks=M_BLOCKS_8BIT
+    ),
+    Scheme("awq_int4_a_fp8", st.kU4, format="awq", a_types=(st.kFE4M3fn,), m_blocks=M_BLOCKS_8BIT),
     Scheme(
         "mxfp4_a_fp8",
         st.kFE2M1f,
+        format="mxfp4",
         a_types=(st.kFE4M3fn,),
         c_types=(st.kBFloat16,),
         s_type=st.kFE8M0fnu,
@@ -101,26 +114,64 @@ SCHEMES = (
 PRESETS = {"vllm": tuple(s.name for s in SCHEMES)}
 
 _NAME_RE = re.compile(r"^[a-z][a-z0-9_]*$")
+# Bit widths of the packed selector key fields the table's values must fit (design.md section 8).
+_KEY_BITS = selector_key.FIELD_BITS
 
 
 class SchemeError(ValueError):
     """An inconsistent scheme row or an unknown scheme/preset name."""
 
 
-def _fits(value: int, bits: int) -> bool:
-    return 0 <= value < (1 << bits)
+def _is_int(value) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
 
 
-def _row_problems(s: Scheme):
-    """Yields (field, problem) for everything wrong with one row."""
-    if not _NAME_RE.match(s.name):
+def _tiles_group(thread_k: int, group_blocks: int) -> bool:
+    """The dispatcher's rule (exec_config.cc try_config): a BK step of thread_k rows covers whole
+    groups, or a group whole BK steps."""
+    group_rows = 16 * group_blocks
+    return group_rows % thread_k == 0 or thread_k % group_rows == 0
+
+
+def _shape_problems(s: Scheme):
+    """Yields (field, problem) for fields of the wrong Python type (checked before the rest)."""
+    if not isinstance(s.name, str) or not _NAME_RE.match(s.name):
         yield "name", "must match [a-z][a-z0-9_]*"
     for field in ("a_types", "c_types", "group_blocks", "m_blocks", "thread_configs"):
         values = getattr(s, field)
         if not isinstance(values, tuple) or not values:
-            yield field, "must be a non-empty tuple"
+            yield field, f"must be a non-empty tuple, got {values!r}"
+        elif field == "thread_configs" and not all(
+            isinstance(c, tuple) and len(c) == 3 and all(_is_int(x) for x in c) for c in values
+        ):
+            yield field, f"{values!r}: each must be a tuple (thread_k, thread_n, threads) of ints"
         elif len(set(values)) != len(values):
             yield field, f"has duplicates: {values}"
+    for field in ("b_type", "s_type", "a_types", "c_types"):
+        value = getattr(s, field)
+        values = value if isinstance(value, tuple) else (value,)
+        for t in values:
+            if not isinstance(t, st.ScalarType) and not (field == "s_type" and t is None):
+                yield field, f"{t!r} is not a ScalarType (st.kFloat16, ...)"
+    if not isinstance(s.is_zp_float, bool):
+        yield "is_zp_float", f"must be True or False, got {s.is_zp_float!r}"
+    if s.format not in FORMAT_B_TYPES:
+        yield "format", f"{s.format!r} is none of {', '.join(FORMAT_B_TYPES)}"
+
+
+def _row_problems(s: Scheme):
+    """Yields (field, problem) for everything wrong with one row."""
+    shape = list(_shape_problems(s))
+    if shape:
+        yield from shape
+        return
+    if s.b_type not in FORMAT_B_TYPES[s.format]:
+        problem = f"{s.format} weights are {_names(FORMAT_B_TYPES[s.format])}, not {s.b_type.name}"
+        yield "b_type", problem
+    if s.format == "hqq" and not s.is_zp_float:
+        yield "is_zp_float", "hqq (float zero points) needs is_zp_float=True"
+    if len(set(s.a_types) & {st.kS8, st.kFE4M3fn}) and len(s.a_types) != 1:
+        yield "a_types", "an 8-bit activation type must be the row's only one"
     types = [("b_type", s.b_type)] + [("a_types", a) for a in s.a_types]
     types += [("c_types", c) for c in s.c_types]
     if s.s_type is not None:
@@ -162,10 +213,14 @@ def _row_problems(s: Scheme):
     if 0 in s.group_blocks and not all(a.is_16bit for a in s.a_types):
         yield "group_blocks", "0 (act-order) is only supported with 16-bit activations"
     for g in s.group_blocks:
-        if not isinstance(g, int) or isinstance(g, bool) or g < -1:
-            yield "group_blocks", f"{g!r} must be an int >= -1"
-        elif not _fits(g + 1, KEY_FIELD_BITS["group_blocks + 1"]):
-            yield "group_blocks", f"{g} does not fit the 6-bit key field (max 62)"
+        if not _is_int(g) or g not in GROUP_BLOCKS:
+            yield "group_blocks", f"{g!r} is none of {GROUP_BLOCKS} ({_GROUP_BLOCKS_MEANING})"
+        elif g > 0 and not any(_tiles_group(cfg[0], g) for cfg in s.thread_configs):
+            problem = (
+                f"{g} (groups of {16 * g} rows): no thread config's thread_k is a multiple or a "
+                f"divisor of {16 * g}, so the dispatcher can never select these kernels"
+            )
+            yield "group_blocks", problem
     if s.is_zp_float and s.b_type != st.kU4:
         yield "is_zp_float", f"float zero points need b_type kU4, got {s.b_type.name}"
     for m in s.m_blocks:
@@ -174,12 +229,9 @@ def _row_problems(s: Scheme):
                 yield "m_blocks", "0.5 (m_block_size_8) is only supported with 16-bit activations"
         elif not isinstance(m, int) or isinstance(m, bool):
             yield "m_blocks", f"{m!r} must be 0.5 or an int"
-        elif not 1 <= m < (1 << KEY_FIELD_BITS["thread_m_blocks"]):
+        elif not 1 <= m < (1 << _KEY_BITS["thread_m_blocks"]):
             yield "m_blocks", f"{m} does not fit the 3-bit key field (1..7)"
     for cfg in s.thread_configs:
-        if len(cfg) != 3:
-            yield "thread_configs", f"{cfg!r} must be (thread_k, thread_n, threads)"
-            continue
         thread_k, thread_n, threads = cfg
         if thread_k % 16 or thread_n % 16 or threads % 32:
             yield "thread_configs", f"{cfg}: thread_k/n must be multiples of 16, threads of 32"
@@ -190,13 +242,20 @@ def _row_problems(s: Scheme):
             ("thread_k_blocks", thread_k // 16),
         )
         for key_field, value in checks:
-            if not 1 <= value < (1 << KEY_FIELD_BITS[key_field]):
-                bits = KEY_FIELD_BITS[key_field]
+            if not 1 <= value < (1 << _KEY_BITS[key_field]):
+                bits = _KEY_BITS[key_field]
                 yield "thread_configs", f"{cfg}: {key_field} = {value} does not fit {bits} bits"
 
 
 def _names(types) -> str:
     return ",".join(t.name for t in types)
+
+
+def format_lookup_key(s: Scheme) -> tuple:
+    """(format, weight bits, activation) naming `s` in the Python API: activation None for 16-bit
+    activations, else "int8" (kS8) or "fp8" (kFE4M3fn)."""
+    activation = {st.kS8: "int8", st.kFE4M3fn: "fp8"}.get(s.a_types[0])
+    return (s.format, s.b_type.size_bits, activation)
 
 
 def validate_scheme(s: Scheme) -> None:
@@ -210,11 +269,19 @@ def validate_scheme(s: Scheme) -> None:
 def validate_table(table=SCHEMES, presets=None) -> None:
     """Validates every row, unique names, and that presets name only known schemes."""
     seen = set()
+    by_lookup = {}
     for s in table:
         validate_scheme(s)
         if s.name in seen:
             raise SchemeError(f"scheme {s.name!r} appears twice in the table")
         seen.add(s.name)
+        other = by_lookup.setdefault(format_lookup_key(s), s.name)
+        if other != s.name:
+            raise SchemeError(
+                f"schemes {other!r} and {s.name!r} share format {s.format!r}, "
+                f"{s.b_type.size_bits}-bit weights and activations {_names(s.a_types)}: the "
+                f"format -> scheme map of the Python package would be ambiguous"
+            )
     for preset, names in (PRESETS if presets is None else presets).items():
         unknown = [n for n in names if n not in seen]
         if unknown:
@@ -244,6 +311,3 @@ def select(preset: str, names=None, table=SCHEMES, presets=None) -> tuple:
     wanted = set(in_preset if names is None else names)
     by_name = {s.name: s for s in table}
     return tuple(by_name[n] for n in in_preset if n in wanted)
-
-
-validate_table()

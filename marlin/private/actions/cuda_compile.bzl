@@ -30,7 +30,7 @@ def cuda_compile_action(
       cuda_path: the toolkit root (its bin/ goes first on the action's PATH).
       cuda_version: `(major, minor)` of the toolkit.
       ccbin: the host compiler (from the C++ toolchain).
-      gencode: `-gencode` values (`arch=compute_80,code=sm_80`), see arch_flags.bzl.
+      gencode: `-gencode` values (`arch=compute_80,code=sm_80`), see arch_rules.bzl.
       inputs: depset of every header the compile may read (srcs, hdrs, deps' headers).
       defines: preprocessor defines (without -D).
       quote_includes: `-I` directories searched first (workspace roots, bin dirs).

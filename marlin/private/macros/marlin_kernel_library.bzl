@@ -54,6 +54,7 @@ def marlin_kernel_library(
         file_name = kernel_file["name"]
         marlin_codegen(
             name = file_name + "_src",
+            kind = "kernel_file",
             output = file_name + ".cu",
             preset = preset,
             family = kernel_file["family"],
@@ -73,14 +74,14 @@ def marlin_kernel_library(
 
     marlin_codegen(
         name = name + "_manifest",
-        output = "manifest.json",
+        kind = "manifest",
         preset = preset,
         tags = tags,
         visibility = visibility,
     )
     marlin_codegen(
         name = name + "_selector_h",
-        output = "kernel_selector.h",
+        kind = "selector",
         manifest = ":" + name + "_manifest",
         tags = tags,
     )

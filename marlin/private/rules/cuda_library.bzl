@@ -2,7 +2,7 @@
 
 load("@bazel_tools//tools/cpp:toolchain_utils.bzl", "find_cpp_toolchain")
 load("@local_cuda//:defs.bzl", "CUDA_FOUND", "CUDA_NOT_FOUND_REASON", "CUDA_PATH", "CUDA_VERSION", "NVCC")
-load("//marlin/private:arch_flags.bzl", "VALID_KERNEL_FAMILIES", "family_gencode")
+load("//marlin/private:arch_rules.bzl", "VALID_KERNEL_FAMILIES", "family_gencode")
 load("//marlin/private:providers.bzl", "MarlinConfigInfo")
 load("//marlin/private/actions:cuda_compile.bzl", "cuda_compile_action")
 

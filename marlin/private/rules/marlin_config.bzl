@@ -9,7 +9,7 @@ def _marlin_config_impl(ctx):
     archs = parse_cuda_archs(ctx.attr._cuda_archs[BuildSettingInfo].value)
     if archs.error:
         fail(archs.error)
-    schemes = parse_schemes(ctx.attr._schemes[BuildSettingInfo].value, list(MARLIN_SCHEMES.keys()))
+    schemes = parse_schemes(ctx.attr._schemes[BuildSettingInfo].value, MARLIN_SCHEMES)
     if schemes.error:
         fail(schemes.error)
     return [MarlinConfigInfo(archs = archs.archs, schemes = schemes.schemes)]

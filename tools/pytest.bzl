@@ -1,0 +1,44 @@
+"""`pytest_test`: a `py_test` that runs pytest on its test files, through one shared runner.
+
+    load("//tools:pytest.bzl", "pytest_test")
+
+    pytest_test(
+        name = "gen_archs_test",  # runs gen_archs_test.py
+        deps = [":test_support"],
+    )
+
+The runner (`//tools:pytest_main.py`) exits with pytest's status: a failure, an error, and also
+"no tests collected" (exit status 5, e.g. a test file whose tests were all deselected or that
+holds none) fail the test. Tests that skip themselves still pass, as pytest reports them.
+Tests run as they do outside Bazel (`python3 -m pytest tests/...` from the repository root): each
+test file's directory is on `sys.path`, and a `conftest.py` there can add the repository root.
+"""
+
+_MAIN = Label("//tools:pytest_main.py")
+
+def pytest_test(name, tests = None, srcs = [], deps = [], args = [], **kwargs):
+    """Declares a `py_test` `name` running pytest on `tests`.
+
+    Args:
+      name: the test's name.
+      tests: the test files pytest runs (default `[name + ".py"]`).
+      srcs: other Python sources of the test (conftest.py, helpers); pytest collects no tests
+        from them.
+      deps: `py_library` targets the tests import.
+      args: extra pytest arguments, after the test files.
+      **kwargs: passed to `py_test` (`size`, `data`, `tags`, ...).
+    """
+    tests = tests or [name + ".py"]
+    native.py_test(
+        name = name,
+        srcs = tests + srcs + [_MAIN],
+        main = _MAIN,
+        args = ["$(rootpath {})".format(t) for t in tests] + args,
+        # No __init__.py files in the runfiles: pytest then puts each test file's directory on
+        # sys.path, so tests import their helpers (`import upstream_golden`) as outside Bazel.
+        legacy_create_init = False,
+        python_version = "PY3",
+        srcs_version = "PY3",
+        deps = deps,
+        **kwargs
+    )
