@@ -1,4 +1,4 @@
-"""Puts the repository root on sys.path so tests import tools.bzl_doc (also under Bazel)."""
+"""Puts the repository root on sys.path so tests import tools.dispatch_table (also under Bazel)."""
 
 import os
 import sys
