@@ -14,6 +14,7 @@ marlin's dispatch table (marlin/csrc/dispatch_table.h) from it:
 from __future__ import annotations
 
 import argparse
+import contextlib
 import datetime
 import json
 import os
@@ -23,21 +24,13 @@ import sys
 import time
 
 import torch
+from gemm_bench import MS  # the same folder: the bundle's benchmarks/
+from gemm_bench import SHAPES
 
 import marlin
 from marlin import _lib
 from marlin import quant
 
-SHAPES = (
-    (4096, 4096),
-    (4096, 12288),
-    (4096, 22016),
-    (11008, 4096),
-    (8192, 8192),
-    (8192, 28672),
-    (28672, 8192),
-)
-MS = (1, 2, 4, 8, 16, 32, 64, 128, 256, 1024)
 # (threads, thread_k, thread_n): the thread configs every preset file instantiates.
 THREAD_CONFIGS = ((256, 128, 128), (128, 64, 128), (128, 128, 64), (256, 64, 256))
 SPLITS = (1, 2, 3, 4, 6, 8)
@@ -100,20 +93,6 @@ class Timer:
         return statistics.median(times) / len(fn_list)
 
 
-def forced(config):
-    """marlin.gemm with the exec config forced (patches the one _lib call marlin.gemm makes)."""
-    threads, tk, tn, tmb, m8, s = config
-    cfg = _lib.ExecOverride(
-        threads=threads,
-        thread_k=tk,
-        thread_n=tn,
-        thread_m_blocks=tmb,
-        m_block_size_8=int(m8),
-        splits=s,
-    )
-    return lambda args: _lib.gemm_with_config(args, cfg)
-
-
 class Case:
     """One (shape, M) problem: activations, rotating prepared weights, output, reference."""
 
@@ -123,10 +102,14 @@ class Case:
     def call(self, w):
         return marlin.gemm(self.a, w, out=self.out, workspace=self.work)
 
-    def measure(self, timer, gemm_call, label):
-        """us per call with `gemm_call` as the library entry, an error text, or None if wrong."""
-        plain = _lib.gemm
-        _lib.gemm = gemm_call
+    def measure(self, timer, config, label):
+        """us per call with `config` forced (None: the dispatcher's), an error text, or None if
+        the output is wrong."""
+        forced = _lib.forced_exec_config(*config) if config else contextlib.nullcontext()
+        with forced:
+            return self._measure(timer, label)
+
+    def _measure(self, timer, label):
         try:
             self.call(self.ws[0])
             err = float((self.out.float() - self.ref).abs().mean() / self.ref.abs().mean())
@@ -136,8 +119,6 @@ class Case:
             return timer.time([lambda w=w: self.call(w) for w in self.ws])
         except marlin.MarlinError as e:
             return str(e).splitlines()[0][:120]
-        finally:
-            _lib.gemm = plain
 
 
 def write(path, header, rows):
@@ -159,7 +140,6 @@ def main() -> int:
     dtype = getattr(torch, args.dtype)
     torch.manual_seed(0)
     timer = Timer(args.replays)
-    plain_gemm = _lib.gemm
     rows, started = [], time.time()
     prop = torch.cuda.get_device_properties(0)
     header = {
@@ -200,11 +180,11 @@ def main() -> int:
             max_splits = 8  # the library refuses what its workspace cannot take
 
             case = Case(a, ws, out, work, ref, f"{k}x{n} m={m}")
-            auto = case.measure(timer, plain_gemm, "auto")
+            auto = case.measure(timer, None, "auto")
             rows.append({"k": k, "n": n, "m": m, "config": "auto", "us": auto})
             best = None
             for cfg in candidates(k, n, m, max_splits):
-                us = case.measure(timer, forced(cfg), cfg)
+                us = case.measure(timer, cfg, cfg)
                 rows.append({"k": k, "n": n, "m": m, "config": list(cfg), "us": us})
                 if isinstance(us, float) and (best is None or us < best[1]):
                     best = (cfg, us)

@@ -6,6 +6,7 @@ is set, else from `libmarlin.so` next to this package. Nothing here imports torc
 
 from __future__ import annotations
 
+import contextlib
 import ctypes
 import os
 import threading
@@ -278,6 +279,27 @@ def gemm(args: GemmArgs) -> None:
     lib = load()
     args.struct_size = ctypes.sizeof(GemmArgs)
     check(lib.marlin_gemm(ctypes.byref(args)), "marlin_gemm", lib)
+
+
+@contextlib.contextmanager
+def forced_exec_config(threads, thread_k, thread_n, thread_m_blocks, m_block_size_8, splits):
+    """Within the block, every marlin.gemm call runs this exec config (marlin_gemm_with_config)
+    instead of the dispatcher's choice: for tuning tools and tests, not thread-safe."""
+    global gemm
+    config = ExecOverride(
+        threads=threads,
+        thread_k=thread_k,
+        thread_n=thread_n,
+        thread_m_blocks=thread_m_blocks,
+        m_block_size_8=int(bool(m_block_size_8)),
+        splits=splits,
+    )
+    plain = gemm
+    gemm = lambda args: gemm_with_config(args, config)  # noqa: E731
+    try:
+        yield
+    finally:
+        gemm = plain
 
 
 def gemm_with_config(args: GemmArgs, config: ExecOverride) -> None:

@@ -53,21 +53,8 @@ def run(a, w, config=None):
     if config is None:
         marlin.gemm(a, w, out=out, workspace=ws)
         return out
-    threads, tk, tn, tmb, m8, splits = config
-    cfg = _lib.ExecOverride(
-        threads=threads,
-        thread_k=tk,
-        thread_n=tn,
-        thread_m_blocks=tmb,
-        m_block_size_8=int(m8),
-        splits=splits,
-    )
-    plain = _lib.gemm
-    _lib.gemm = lambda args: _lib.gemm_with_config(args, cfg)
-    try:
+    with _lib.forced_exec_config(*config):
         marlin.gemm(a, w, out=out, workspace=ws)
-    finally:
-        _lib.gemm = plain
     return out
 
 
