@@ -149,15 +149,18 @@ int marlin_gemm_with_config(const marlin_gemm_args* args, const marlin_exec_over
 
 int64_t marlin_gemm_workspace_bytes(int64_t size_m, int64_t size_n, int64_t size_k, int64_t a_type,
                                     int32_t has_act_order) {
-  const int64_t bytes =
-      marlin::gemm_workspace_bytes(size_m, size_n, size_k, a_type, has_act_order != 0);
-  if (bytes < 0) {
-    record(marlin::InvalidArgument(
-        "marlin_gemm_workspace_bytes: sizes must be >= 0 and a_type an activation type "
-        "(kFloat16, kBFloat16, kS8, kFE4M3fn), got a_type " +
-        marlin::type_name(a_type)));
+  try {
+    int64_t bytes = -1;
+    const marlin::Status status =
+        marlin::workspace_bytes_for(size_m, size_n, size_k, a_type, has_act_order != 0, &bytes);
+    if (!status.ok()) {
+      record(marlin::InvalidArgument("marlin_gemm_workspace_bytes: " + status.message));
+      return -1;
+    }
+    return bytes;
+  } catch (...) {
+    return -1;  // no memory left for the message
   }
-  return bytes;
 }
 
 int marlin_pack_weights(const marlin_code_source* src, const int32_t* perm, int64_t size_k,

@@ -29,6 +29,26 @@ std::string format(const char* fmt, ...) {
 int64_t ceil_div(int64_t a, int64_t b) { return (a + b - 1) / b; }
 int64_t round_up(int64_t a, int64_t b) { return ceil_div(a, b) * b; }
 
+// Checked int64 arithmetic for sizes (all operands >= 0): false on overflow, *out unchanged.
+bool checked_mul(int64_t a, int64_t b, int64_t* out) {
+  int64_t r;
+  if (__builtin_mul_overflow(a, b, &r)) return false;
+  *out = r;
+  return true;
+}
+bool checked_add(int64_t a, int64_t b, int64_t* out) {
+  int64_t r;
+  if (__builtin_add_overflow(a, b, &r)) return false;
+  *out = r;
+  return true;
+}
+bool checked_round_up(int64_t a, int64_t b, int64_t* out) {
+  int64_t r;
+  if (!checked_add(a, b - 1, &r)) return false;
+  *out = r / b * b;
+  return true;
+}
+
 bool is_16bit_activation(ScalarTypeId t) { return t == kFloat16.id() || t == kBFloat16.id(); }
 bool is_8bit_activation(ScalarTypeId t) { return t == kS8.id() || t == kFE4M3fn.id(); }
 bool is_output_type(ScalarTypeId t) { return is_16bit_activation(t); }
@@ -44,11 +64,18 @@ bool misaligned(const void* p, int alignment) {
   return reinterpret_cast<uintptr_t>(p) % static_cast<uintptr_t>(alignment) != 0;
 }
 
+// End address of [p, p + bytes), saturating at the top of the address space.
+uintptr_t end_of(uintptr_t p, int64_t bytes) {
+  uintptr_t end;
+  if (__builtin_add_overflow(p, static_cast<uintptr_t>(bytes), &end)) return UINTPTR_MAX;
+  return end;
+}
+
 bool ranges_overlap(const void* a, int64_t a_bytes, const void* b, int64_t b_bytes) {
   if (a == nullptr || b == nullptr || a_bytes <= 0 || b_bytes <= 0) return false;
   const uintptr_t a0 = reinterpret_cast<uintptr_t>(a);
   const uintptr_t b0 = reinterpret_cast<uintptr_t>(b);
-  return a0 < b0 + static_cast<uintptr_t>(b_bytes) && b0 < a0 + static_cast<uintptr_t>(a_bytes);
+  return a0 < end_of(b0, b_bytes) && b0 < end_of(a0, a_bytes);
 }
 
 std::string group_text(int group_blocks) {
@@ -112,7 +139,11 @@ int find_kernel(const KernelTable& table, const KernelConfig& config) {
 
 int max_split_k(int64_t size_m, int64_t size_n) {
   if (size_m <= 0 || size_n <= 0 || size_m > kSplitKMaxRows) return 1;
-  const int64_t slice = size_m * size_n * 4;  // one fp32 partial of the whole output
+  int64_t slice = 0;  // one fp32 partial of the whole output
+  if (!checked_mul(size_m, size_n, &slice) || !checked_mul(slice, 4, &slice) ||
+      slice > kSplitKScratchBytes) {
+    return 1;
+  }
   const int64_t fit = kSplitKScratchBytes / slice;
   return fit < 2 ? 1 : static_cast<int>(std::min<int64_t>(fit, kMaxSplitK));
 }
@@ -124,21 +155,70 @@ WorkspaceLayout workspace_layout(int64_t size_m, int64_t size_n, int64_t size_k,
   layout.locks_bytes = kLocksBytes;
   // 256-byte offsets keep the permuted A and C_tmp as aligned as cudaMalloc's own allocations.
   layout.a_perm_offset = round_up(layout.locks_offset + layout.locks_bytes, 256);
-  layout.a_perm_bytes = has_act_order ? round_up(size_m * size_k * a_elem_bytes, 16) : 0;
-  layout.c_tmp_offset = round_up(layout.a_perm_offset + layout.a_perm_bytes, 256);
-  const int splits = max_split_k(size_m, size_n);
-  layout.c_tmp_bytes = splits > 1 ? splits * size_m * size_n * 4 : 0;
-  layout.total_bytes = layout.c_tmp_bytes > 0 ? layout.c_tmp_offset + layout.c_tmp_bytes
-                                              : layout.a_perm_offset + layout.a_perm_bytes;
+  // Every product and sum is checked: a size that overflows int64 gives total_bytes = -1.
+  bool ok = size_m >= 0 && size_n >= 0 && size_k >= 0 && a_elem_bytes > 0;
+  int64_t a_perm_bytes = 0;
+  if (ok && has_act_order) {
+    ok = checked_mul(size_m, size_k, &a_perm_bytes) &&
+         checked_mul(a_perm_bytes, a_elem_bytes, &a_perm_bytes) &&
+         checked_round_up(a_perm_bytes, 16, &a_perm_bytes);
+  }
+  int64_t c_tmp_offset = 0;
+  ok = ok && checked_add(layout.a_perm_offset, a_perm_bytes, &c_tmp_offset) &&
+       checked_round_up(c_tmp_offset, 256, &c_tmp_offset);
+  const int splits = ok ? max_split_k(size_m, size_n) : 1;
+  int64_t c_tmp_bytes = 0;
+  if (ok && splits > 1) {
+    ok = checked_mul(size_m, size_n, &c_tmp_bytes) && checked_mul(c_tmp_bytes, 4, &c_tmp_bytes) &&
+         checked_mul(c_tmp_bytes, splits, &c_tmp_bytes);
+  }
+  int64_t total = 0;
+  if (ok) {
+    ok = c_tmp_bytes > 0 ? checked_add(c_tmp_offset, c_tmp_bytes, &total)
+                         : checked_add(layout.a_perm_offset, a_perm_bytes, &total);
+  }
+  if (!ok) {
+    layout.total_bytes = -1;
+    return layout;
+  }
+  layout.a_perm_bytes = a_perm_bytes;
+  layout.c_tmp_offset = c_tmp_offset;
+  layout.c_tmp_bytes = c_tmp_bytes;
+  layout.total_bytes = total;
   return layout;
+}
+
+Status workspace_bytes_for(int64_t size_m, int64_t size_n, int64_t size_k, int64_t a_type,
+                           bool has_act_order, int64_t* bytes) {
+  const std::string sizes = format("size_m=%lld size_n=%lld size_k=%lld", (long long)size_m,
+                                   (long long)size_n, (long long)size_k);
+  const char* negative = size_m < 0   ? "size_m"
+                         : size_n < 0 ? "size_n"
+                         : size_k < 0 ? "size_k"
+                                      : nullptr;
+  if (negative != nullptr) return InvalidArgument(sizes + ": " + negative + " must be >= 0");
+  // marlin_gemm refuses larger sizes (the kernel takes int sizes): no workspace fits them.
+  if (size_m > INT_MAX || size_n > INT_MAX || size_k > INT_MAX) {
+    return InvalidArgument(format("%s: each must fit in int32 (<= %d), the kernel's size type",
+                                  sizes.c_str(), INT_MAX));
+  }
+  if (!is_16bit_activation(a_type) && !is_8bit_activation(a_type)) {
+    return InvalidArgument(
+        "a_type " + type_name(a_type) +
+        " is not an activation type (valid: kFloat16, kBFloat16, kS8, kFE4M3fn)");
+  }
+  const int elem = is_16bit_activation(a_type) ? 2 : 1;
+  const int64_t total = workspace_layout(size_m, size_n, size_k, elem, has_act_order).total_bytes;
+  if (total < 0) return InvalidArgument(sizes + ": the workspace size overflows int64");
+  *bytes = total;
+  return Status::Ok();
 }
 
 int64_t gemm_workspace_bytes(int64_t size_m, int64_t size_n, int64_t size_k, int64_t a_type,
                              bool has_act_order) {
-  if (size_m < 0 || size_k < 0 || size_n < 0) return -1;
-  if (!is_16bit_activation(a_type) && !is_8bit_activation(a_type)) return -1;
-  const int elem = is_16bit_activation(a_type) ? 2 : 1;
-  return workspace_layout(size_m, size_n, size_k, elem, has_act_order).total_bytes;
+  int64_t bytes = -1;
+  if (!workspace_bytes_for(size_m, size_n, size_k, a_type, has_act_order, &bytes).ok()) return -1;
+  return bytes;
 }
 
 Status validate_gemm_args(const GemmArgs& args, GemmProblem* problem) {
@@ -270,27 +350,34 @@ Status validate_gemm_args(const GemmArgs& args, GemmProblem* problem) {
     return InvalidArgument(
         format("num_groups must be >= 1 (1 = channelwise), got %lld", (long long)p.num_groups));
   }
-  if (p.k % p.num_groups != 0) {
-    return InvalidArgument(format(
-        "num_groups (%lld) does not divide size_k (%lld): the group size size_k/num_groups must "
-        "be a whole number of rows",
-        (long long)p.num_groups, (long long)p.k));
-  }
-  if (p.num_groups == 1) {
-    p.group_size = -1;
-  } else {
-    p.group_size = p.k / p.num_groups;
-    if (p.group_size % 16 != 0) {
-      return InvalidArgument(
-          format("group size size_k/num_groups = %lld/%lld = %lld must be a multiple of 16",
-                 (long long)p.k, (long long)p.num_groups, (long long)p.group_size));
-    }
+  if (p.num_groups > INT_MAX) {
+    return InvalidArgument(
+        format("num_groups (%lld) must fit in int32 (<= %d)", (long long)p.num_groups, INT_MAX));
   }
   if (p.act_order && !args.is_k_full) {
-    // K shard of a row-parallel layer: rows of one group are scattered, so scales go by g_idx.
+    // K shard of a row-parallel layer (upstream's group_size 0): rows of one group are scattered
+    // and each row's scale row is g_idx[k], so the shard's rows need not divide into the
+    // checkpoint's groups.
+    p.group_size = 0;
     p.group_blocks = 0;
   } else {
     // Without act-order, or with is_k_full (weights sorted by group): contiguous groups.
+    if (p.k % p.num_groups != 0) {
+      return InvalidArgument(format(
+          "num_groups (%lld) does not divide size_k (%lld): the group size size_k/num_groups "
+          "must be a whole number of rows",
+          (long long)p.num_groups, (long long)p.k));
+    }
+    if (p.num_groups == 1) {
+      p.group_size = -1;
+    } else {
+      p.group_size = p.k / p.num_groups;
+      if (p.group_size % 16 != 0) {
+        return InvalidArgument(
+            format("group size size_k/num_groups = %lld/%lld = %lld must be a multiple of 16",
+                   (long long)p.k, (long long)p.num_groups, (long long)p.group_size));
+      }
+    }
     p.group_blocks = p.group_size == -1 ? -1 : static_cast<int>(p.group_size / 16);
   }
   if (is_nvfp4(p.b_type, p.s_type) && p.group_size != 16) {
@@ -346,6 +433,12 @@ Status validate_gemm_args(const GemmArgs& args, GemmProblem* problem) {
 
   // --- workspace
   const WorkspaceLayout layout = workspace_layout(p.m, p.n, p.k, p.a_elem_bytes, p.act_order);
+  if (layout.total_bytes < 0) {  // unreachable with int32 sizes; kept as the overflow guard
+    return InvalidArgument(
+        format("size_m=%lld size_n=%lld size_k=%lld: the workspace size "
+               "overflows int64",
+               (long long)p.m, (long long)p.n, (long long)p.k));
+  }
   if (args.workspace == nullptr) {
     return InvalidArgument(
         format("workspace is NULL: this call needs %lld bytes "
@@ -359,7 +452,8 @@ Status validate_gemm_args(const GemmArgs& args, GemmProblem* problem) {
                (long long)args.workspace_bytes, (long long)layout.total_bytes));
   }
 
-  // --- the output must not alias what the call reads or uses as scratch
+  // --- the output must not alias what the call reads or uses as scratch (m, n, k and lda are
+  // at most INT_MAX here, so these byte counts stay below 2^63)
   const int64_t c_bytes = p.m * p.n * p.c_elem_bytes;
   const int64_t a_bytes = p.m == 0 ? 0 : ((p.m - 1) * p.lda + p.k) * p.a_elem_bytes;
   if (ranges_overlap(args.c, c_bytes, args.a, a_bytes)) {

@@ -48,7 +48,7 @@ struct GemmProblem {
   int64_t m = 0, n = 0, k = 0;
   int64_t lda = 0;  // as given (0 resolved to k); the permuted copy uses k
   int64_t num_groups = 1;
-  int64_t group_size = -1;  // rows per scale group; -1 channelwise
+  int64_t group_size = -1;  // rows per scale group; -1 channelwise, 0 by g_idx (act-order shard)
   int group_blocks = -1;    // kernel template value: -1 channelwise, 0 g_idx, else group_size/16
   bool act_order = false;   // perm/g_idx given: A is permuted into the workspace first
   bool is_zp_float = false;
@@ -80,8 +80,14 @@ inline constexpr int64_t kMinStepsPerSplit = 4;
 // The most splits the workspace of an M x N problem has room for (1: no split-K). Depends only
 // on the shape, so that marlin_gemm_workspace_bytes needs no device.
 int max_split_k(int64_t size_m, int64_t size_n);
+// total_bytes is -1 when a size is negative or a product overflows int64.
 WorkspaceLayout workspace_layout(int64_t size_m, int64_t size_n, int64_t size_k, int a_elem_bytes,
                                  bool has_act_order);
+// gemm_workspace_bytes with the reason: InvalidArgument naming the sizes when one is negative or
+// beyond int32 (the kernel's size type, which marlin::gemm refuses too), or naming a_type when it
+// is not an activation type.
+Status workspace_bytes_for(int64_t size_m, int64_t size_n, int64_t size_k, int64_t a_type,
+                           bool has_act_order, int64_t* bytes);
 
 // Every check that needs no GPU: types, sizes, strides, alignment, optional-argument
 // consistency, workspace size, overlaps. On success fills *problem.

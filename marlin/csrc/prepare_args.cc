@@ -14,11 +14,26 @@ bool misaligned(const void* p, uintptr_t alignment) {
   return reinterpret_cast<uintptr_t>(p) % alignment != 0;
 }
 
+// End address of [p, p + bytes), saturating at the top of the address space.
+uintptr_t end_of(uintptr_t p, int64_t bytes) {
+  uintptr_t end;
+  if (__builtin_add_overflow(p, static_cast<uintptr_t>(bytes), &end)) return UINTPTR_MAX;
+  return end;
+}
+
 bool ranges_overlap(const void* a, int64_t a_bytes, const void* b, int64_t b_bytes) {
   if (a == nullptr || b == nullptr || a_bytes <= 0 || b_bytes <= 0) return false;
   const uintptr_t a0 = reinterpret_cast<uintptr_t>(a);
   const uintptr_t b0 = reinterpret_cast<uintptr_t>(b);
-  return a0 < b0 + static_cast<uintptr_t>(b_bytes) && b0 < a0 + static_cast<uintptr_t>(a_bytes);
+  return a0 < end_of(b0, b_bytes) && b0 < end_of(a0, a_bytes);
+}
+
+// rows * cols codes of code_bits bits, in bytes; sizes are already bounded by int32, so the
+// product fits int64, but it is checked anyway (-1 on overflow).
+int64_t code_bytes(int64_t rows, int64_t cols, int code_bits) {
+  int64_t codes;
+  if (__builtin_mul_overflow(rows, cols, &codes)) return -1;
+  return codes / 8 * code_bits + codes % 8 * code_bits / 8;
 }
 
 // Descriptor fields and the source's shape: `rows` plays K (or num_groups), `cols` plays N.
@@ -73,8 +88,12 @@ Status validate_pack_weights(const CodeSource& src, const int32_t* perm, int64_t
     return InvalidArgument("out must be 16-byte aligned (gemm reads it as 16-byte vectors)");
   }
   if (misaligned(perm, 4)) return InvalidArgument("perm must be 4-byte aligned");
-  const int64_t out_bytes = packed_weight_words(size_k, size_n, src.code_bits) * 4;
-  const int64_t src_bytes = size_k * size_n * src.code_bits / 8;
+  const int64_t out_bytes = code_bytes(size_k, size_n, src.code_bits);  // = packed words * 4
+  const int64_t src_bytes = out_bytes;
+  if (out_bytes < 0) {
+    return InvalidArgument("size_k (" + num(size_k) + ") x size_n (" + num(size_n) +
+                           ") codes overflow int64");
+  }
   if (ranges_overlap(out, out_bytes, src.data, src_bytes)) {
     return InvalidArgument("out overlaps src->data: the packer cannot work in place");
   }
@@ -101,7 +120,11 @@ Status validate_pack_zero_points(const CodeSource& src, int64_t num_groups, int6
   if (misaligned(out, 16)) {
     return InvalidArgument("out must be 16-byte aligned (gemm reads it as 16-byte vectors)");
   }
-  const int64_t out_bytes = num_groups * size_n * src.code_bits / 8;
+  const int64_t out_bytes = code_bytes(num_groups, size_n, src.code_bits);
+  if (out_bytes < 0) {
+    return InvalidArgument("num_groups (" + num(num_groups) + ") x size_n (" + num(size_n) +
+                           ") codes overflow int64");
+  }
   if (ranges_overlap(out, out_bytes, src.data, out_bytes)) {
     return InvalidArgument("out overlaps src->data: the packer cannot work in place");
   }

@@ -59,9 +59,36 @@ def _stream_handle(stream, name: str = "stream"):
     )
 
 
+def _a_type_of(a_dtype) -> st.ScalarType:
+    """The activation ScalarType of a dtype name, torch dtype or ScalarType (else an error)."""
+    if isinstance(a_dtype, st.ScalarType):
+        if a_dtype not in _A_TYPES.values():
+            raise ValueError(
+                f"a_dtype {a_dtype} is not an activation type; valid: "
+                + ", ".join(str(t) for t in _A_TYPES.values())
+            )
+        return a_dtype
+    name = a_dtype if isinstance(a_dtype, str) else None
+    if name is None and type(a_dtype).__name__ == "dtype" and hasattr(a_dtype, "is_floating_point"):
+        name = str(a_dtype).removeprefix("torch.")  # a torch.dtype
+    if name is None:
+        raise TypeError(
+            f"a_dtype must be a dtype name ({', '.join(A_DTYPES)}), a torch.dtype or a "
+            f"marlin.scalar_types activation type; got {type(a_dtype).__qualname__}"
+        )
+    if name not in _A_TYPES:
+        raise ValueError(
+            f"a_dtype {a_dtype!r} is not an activation dtype; valid: {', '.join(A_DTYPES)}"
+        )
+    return _A_TYPES[name]
+
+
 def workspace_bytes(size_m: int, size_n: int, size_k: int, a_dtype="float16", act_order=False):
-    """Bytes of zeroed workspace marlin.gemm needs for this problem (loads the library)."""
-    a_type = _A_TYPES[a_dtype] if isinstance(a_dtype, str) else a_dtype
+    """Bytes of zeroed workspace marlin.gemm needs for this problem (loads the library).
+
+    Sizes must be ints; the library refuses negative sizes and sizes beyond int32 (the kernel's
+    size type) with a MarlinError naming them."""
+    a_type = _a_type_of(a_dtype)
     return _lib.gemm_workspace_bytes(size_m, size_n, size_k, a_type.id, act_order)
 
 
@@ -85,7 +112,7 @@ def gemm(
     bias=None,
     out=None,
     workspace=None,
-    is_k_full: bool = True,
+    is_k_full: bool | None = None,
     use_fp32_reduce: bool = True,
     use_atomic_add: bool = False,
     stream=None,
@@ -99,10 +126,30 @@ def gemm(
     zero-initialised buffer of >= marlin.workspace_bytes(...) bytes (allocated when omitted).
     stream: None = the current torch stream when torch tensors are involved, else the default
     stream; or a torch.cuda.Stream / object with .cuda_stream or .ptr / int handle.
+    is_k_full: None = w.is_k_full (False for an act-order K shard, see prepare_weights); False
+    also runs fully prepared act-order weights through the g_idx kernel.
     """
     if not isinstance(w, PreparedWeights):
         raise TypeError(
             f"w must be a marlin.PreparedWeights (from prepare_weights); got {type(w).__qualname__}"
+        )
+    for field in ("size_k", "size_n", "num_groups", "group_size"):
+        value = getattr(w, field)
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise TypeError(f"w.{field} must be an int; got {type(value).__qualname__}")
+    if w.num_groups < 1:
+        raise ValueError(f"w.num_groups={w.num_groups} must be >= 1 (1 = channelwise)")
+    w_k_full = bool(getattr(w, "is_k_full", True))
+    if is_k_full is None:
+        is_k_full = w_k_full
+    elif is_k_full and not w_k_full:
+        raise ValueError(
+            "is_k_full=True but w is an act-order K shard (w.is_k_full is False: its g_idx "
+            "groups are uneven): it runs only with is_k_full=False"
+        )
+    if w.group_size == 0 and w.perm is None:
+        raise ValueError(
+            "w.group_size=0 (rows grouped by g_idx) needs act-order weights (w.perm, w.g_idx)"
         )
     ai = describe_cuda(a, "a")
     expect_dtype(ai, A_DTYPES)
@@ -122,6 +169,14 @@ def gemm(
     lda = ai.strides[0] if size_m > 1 else size_k
     if lda < size_k:
         raise ValueError(f"a has row stride {lda} < K={size_k} (overlapping rows)")
+    if size_k <= 0 or size_n <= 0:
+        raise ValueError(f"size_k={size_k} and size_n={size_n} must be positive")
+    sizes = (("size_m", size_m), ("size_n", size_n), ("size_k", size_k), ("lda", lda))
+    too_big = [f"{name}={value}" for name, value in sizes if value > _lib.INT32_MAX]
+    if too_big:
+        raise ValueError(
+            f"{', '.join(too_big)}: the kernel takes int32 sizes (each must be <= {_lib.INT32_MAX})"
+        )
     a_type = _A_TYPES[ai.dtype]
     a_is_8bit = a_type.size_bits == 8
     row_align = 16 if a_is_8bit else 8  # elements per 16 bytes

@@ -39,7 +39,8 @@ class MarlinError(RuntimeError):
         self.status = STATUS_NAMES.get(self.code, f"status {self.code}")
         self.message = message
         self.function = function
-        where = f"{function}: " if function else ""
+        # The library's messages may already start with the function's name: say it once.
+        where = f"{function}: " if function and not message.startswith(f"{function}:") else ""
         super().__init__(f"{where}{message} [{self.status}]")
 
 
@@ -263,7 +264,25 @@ def kernel_info(i: int) -> tuple[int, ...]:
     return tuple(int(v) for v in out)
 
 
+INT32_MAX = 2**31 - 1
+INT64_MIN, INT64_MAX = -(2**63), 2**63 - 1
+
+
+def check_int64(value, name: str) -> int:
+    """`value` as an int for an int64_t parameter: ctypes would silently wrap a larger one."""
+    if isinstance(value, bool) or not hasattr(value, "__index__"):
+        raise TypeError(f"{name} must be an int; got {type(value).__qualname__}")
+    value = value.__index__()
+    if not INT64_MIN <= value <= INT64_MAX:
+        raise ValueError(f"{name}={value} does not fit in int64")
+    return value
+
+
 def gemm_workspace_bytes(size_m: int, size_n: int, size_k: int, a_type: int, act_order: bool):
+    size_m = check_int64(size_m, "size_m")
+    size_n = check_int64(size_n, "size_n")
+    size_k = check_int64(size_k, "size_k")
+    a_type = check_int64(a_type, "a_type")
     lib = load()
     n = lib.marlin_gemm_workspace_bytes(size_m, size_n, size_k, a_type, int(bool(act_order)))
     if n < 0:
@@ -311,6 +330,8 @@ def gemm_with_config(args: GemmArgs, config: ExecOverride) -> None:
 
 
 def pack_weights(src: CodeSource, perm: int, size_k: int, size_n: int, out: int, stream: int):
+    size_k = check_int64(size_k, "size_k")
+    size_n = check_int64(size_n, "size_n")
     lib = load()
     src.struct_size = ctypes.sizeof(CodeSource)
     status = lib.marlin_pack_weights(ctypes.byref(src), perm or None, size_k, size_n, out, stream)
@@ -318,6 +339,8 @@ def pack_weights(src: CodeSource, perm: int, size_k: int, size_n: int, out: int,
 
 
 def pack_zero_points(src: CodeSource, num_groups: int, size_n: int, out: int, stream: int):
+    num_groups = check_int64(num_groups, "num_groups")
+    size_n = check_int64(size_n, "size_n")
     lib = load()
     src.struct_size = ctypes.sizeof(CodeSource)
     status = lib.marlin_pack_zero_points(ctypes.byref(src), num_groups, size_n, out, stream)

@@ -10,10 +10,12 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import math
 from typing import Any
 
 from marlin import _lib
 from marlin import scalar_types as st
+from marlin._tensors import CUDA_DEVICE_TYPES
 from marlin._tensors import describe
 from marlin._tensors import is_torch_tensor
 from marlin._tensors import require_cuda
@@ -29,6 +31,24 @@ SRC_GPTQ8 = (32, 8, 1, 0, 0)
 SRC_AWQ = (32, 4, 0, 0, 1)
 SRC_FP8 = (8, 8, 1, 1, 0)
 SRC_FP4 = (8, 4, 1, 1, 0)  # also HQQ nibbles [N, K/2]
+SRC_GPTQ_ZP4 = (32, 4, 0, 0, 0)  # GPTQ qzeros int32 [G, N/8], packed along N, LSB first
+
+# The tensors each format reads; any other tensor passed is an error (never dropped silently).
+_FORMAT_TENSORS = {
+    "gptq": ("qweight", "scales", "qzeros", "g_idx"),
+    "awq": ("qweight", "qzeros", "scales"),
+    "hqq": ("qweight", "scales", "zeros"),
+    "fp8": ("qweight", "scales"),
+    "nvfp4": ("qweight", "scales", "global_scale"),
+    "mxfp4": ("qweight", "scales"),
+}
+_TENSOR_HINTS = {
+    ("gptq", "zeros"): " (GPTQ zero points are qzeros, int32 [G, N/pack])",
+    ("awq", "zeros"): " (AWQ zero points are qzeros, int32 [G, N/8])",
+    ("awq", "g_idx"): " (awq has no act-order)",
+    ("hqq", "qzeros"): " (HQQ zero points are float: zeros [N, G])",
+    ("mxfp4", "global_scale"): " (global_scale is only for nvfp4)",
+}
 
 # Which activations each format supports (design.md section 2).
 _FORMAT_ACTIVATIONS = {
@@ -41,6 +61,19 @@ _FORMAT_ACTIVATIONS = {
 }
 
 
+def _scheme_name(fmt: str, b_type: st.ScalarType, activation: str | None) -> str:
+    base = {
+        # asymmetric GPTQ (qzeros) runs on the int zero-point kernels of awq_int4
+        "gptq": "awq_int4" if b_type == st.kU4 else f"gptq_int{b_type.size_bits}",
+        "awq": "awq_int4",
+        "hqq": "hqq_int4",
+        "fp8": "fp8",
+        "nvfp4": "nvfp4",
+        "mxfp4": "mxfp4",
+    }.get(fmt, fmt)
+    return base if activation is None else f"{base}_a_{activation}"
+
+
 @dataclasses.dataclass
 class PreparedWeights:
     """Weights in rules_marlin layout v1, ready for `marlin.gemm`.
@@ -48,7 +81,8 @@ class PreparedWeights:
     b_q_weight: int32 [K/16, N*16/pack]; scales: [num_groups, N] (s_type); zeros: None, int32
     [num_groups, N/pack] or float [num_groups, N] (is_zp_float); g_idx (sorted) and perm: None or
     int32 [K] (act-order); global_scale: None or float32 [1] (NVFP4). group_size: -1 channelwise,
-    else the group size in rows of K. activation: None (16-bit a), "int8" or "fp8".
+    0 for an act-order K shard (rows grouped by g_idx only; is_k_full False), else the group size
+    in rows of K. activation: None (16-bit a), "int8" or "fp8".
     """
 
     b_q_weight: Any
@@ -66,6 +100,7 @@ class PreparedWeights:
     global_scale: Any = None
     format: str = ""
     activation: str | None = None
+    is_k_full: bool = True  # False: an act-order K shard (group_size 0, scales by g_idx only)
 
     @property
     def has_act_order(self) -> bool:
@@ -82,15 +117,7 @@ class PreparedWeights:
     @property
     def scheme(self) -> str:
         """Scheme name of design.md section 2 (e.g. "gptq_int4", "awq_int4_a_fp8")."""
-        base = {
-            "gptq": f"gptq_int{self.bits}",
-            "awq": "awq_int4",
-            "hqq": "hqq_int4",
-            "fp8": "fp8",
-            "nvfp4": "nvfp4",
-            "mxfp4": "mxfp4",
-        }.get(self.format, self.format)
-        return base if self.activation is None else f"{base}_a_{self.activation}"
+        return _scheme_name(self.format, self.b_type, self.activation)
 
     def to(self, device) -> PreparedWeights:
         """A copy with every tensor moved to `device` (torch tensors only)."""
@@ -205,7 +232,7 @@ def _to_torch(torch, x, name: str, need_cuda: bool):
         return None
     if isinstance(x, (int, float)) and name == "global_scale":
         return x
-    info = describe(x, name)
+    info = describe(x, name, allow_host=not need_cuda)
     if need_cuda:
         require_cuda(info)
     if is_torch_tensor(x):
@@ -279,6 +306,65 @@ def _groups(size_k: int, num_groups: int, name: str) -> int:
     return -1 if num_groups == 1 else size_k // num_groups
 
 
+def _group_text(group_blocks: int) -> str:
+    if group_blocks == -1:
+        return "channelwise (one group)"
+    if group_blocks == 0:
+        return "act-order K shards (rows grouped by g_idx)"
+    return str(16 * group_blocks)
+
+
+def _check_group_size(scheme: str, group_blocks: int | None, what: str) -> None:
+    """Refuses a grouping no kernel of `scheme` is built for (design.md section 2)."""
+    sch = st.SCHEMES_BY_NAME.get(scheme)
+    if sch is None or group_blocks in sch.group_blocks:
+        return
+    valid = ", ".join(_group_text(g) for g in sch.group_blocks)
+    raise ValueError(
+        f"{what}: scheme {scheme} has kernels for group sizes {valid} only "
+        f"(the {st.PRESET} preset's scheme table)"
+    )
+
+
+def _group_blocks_of(group_size: int) -> int | None:
+    """The kernel's group_blocks of a group size in rows (None when it has none)."""
+    if group_size == -1:
+        return -1
+    return group_size // 16 if group_size > 0 and group_size % 16 == 0 else None
+
+
+def _check_finite(torch, t, name: str, kind: str = "float") -> None:
+    """Refuses NaN / inf values (they would turn whole output columns into NaN)."""
+    if kind == "e8m0":
+        bad = t.view(torch.uint8) == 255  # e8m0's NaN
+        what = "NaN (e8m0 code 255)"
+    else:
+        x = t.view(torch.float8_e4m3fn) if t.dtype == torch.uint8 else t
+        bad = ~torch.isfinite(x.float())
+        what = "NaN or inf"
+    count = int(bad.sum())
+    if count:
+        first = [int(i) for i in torch.nonzero(bad.reshape(bad.shape or (1,)))[0]]
+        raise ValueError(
+            f"{name} holds {count} {what} value(s), the first at index {first}: marlin.gemm would "
+            "turn them into NaN outputs. Fix the checkpoint, or pass check_finite=False to keep "
+            "them"
+        )
+
+
+def _offset_codes(torch, words, bits: int, offset: int):
+    """Packed `bits`-bit codes (LSB first) -> (repacked (code + offset) mod 2^bits, those codes)."""
+    mask = (1 << bits) - 1
+    cpw = 32 // bits
+    shifts = torch.arange(cpw, device=words.device, dtype=torch.int64) * bits
+    w = words.to(torch.int64) & 0xFFFFFFFF
+    codes = (w.unsqueeze(-1) >> shifts) & mask  # [..., words, cpw]
+    codes = (codes + offset) & mask
+    packed = (codes << shifts).sum(-1)
+    packed = torch.where(packed >= 2**31, packed - 2**32, packed).to(torch.int32)
+    return packed.contiguous(), codes.reshape(*words.shape[:-1], words.shape[-1] * cpw)
+
+
 def _t(torch, x, dtype=None):
     """[R, C] -> contiguous [C, R] (byte-wise for 8-bit float types), optionally converted."""
     if dtype is not None:
@@ -293,47 +379,60 @@ def _t(torch, x, dtype=None):
 
 
 def _prepare_gptq(torch, p, packer):
-    qweight, scales, g_idx = p["qweight"], p["scales"], p["g_idx"]
+    qweight, scales, g_idx, qzeros = p["qweight"], p["scales"], p["g_idx"], p["qzeros"]
     bits = 4 if p["bits"] is None else int(p["bits"])
     if bits not in (4, 8):
         raise ValueError(f"bits={bits} for gptq; expected 4 or 8")
     if qweight is None or scales is None:
         raise ValueError("gptq needs qweight (int32 [K/pack, N]) and scales ([G, N])")
+    pack = 32 // bits
     _expect_dtype(qweight, "qweight", ("int32",))
-    _expect_ndim(qweight, "qweight", 2, f"[K/{32 // bits}, N] (GPTQ, packed along K)")
-    size_k, size_n = qweight.shape[0] * (32 // bits), qweight.shape[1]
+    _expect_ndim(qweight, "qweight", 2, f"[K/{pack}, N] (GPTQ, packed along K)")
+    size_k, size_n = qweight.shape[0] * pack, qweight.shape[1]
     _check_sizes(size_k, size_n, "qweight")
     _expect_dtype(scales, "scales", ("float16", "bfloat16", "float32"))
     _expect_ndim(scales, "scales", 2, "[num_groups, N]")
-    if scales.shape[1] != size_n:
+    if scales.shape[1] != size_n or scales.shape[0] < 1:
         raise ValueError(f"scales has shape {list(scales.shape)}; expected [num_groups, {size_n}]")
     num_groups = scales.shape[0]
-    group_size = _groups(size_k, num_groups, "scales")
     activation = p["activation"]
-    perm = g_sorted = None
     act_order = p["act_order"]
+    even = size_k % num_groups == 0  # contiguous groups of size_k / num_groups rows possible
+    perm = g_sorted = None
+    is_k_full = True
     if g_idx is not None:
         _expect_dtype(g_idx, "g_idx", ("int32", "int64", "int16"))
         _expect_shape(g_idx, "g_idx", (size_k,), "one group index per row of K")
         g64 = g_idx.to(torch.int64)
-        trivial = torch.arange(size_k, device=g64.device) // (size_k // num_groups)
+        lo, hi = int(g64.min()), int(g64.max())
+        if lo < 0 or hi >= num_groups:
+            raise ValueError(
+                f"g_idx values must lie in [0, {num_groups}) (one per scales row); got [{lo}, {hi}]"
+            )
+        trivial = even and bool(
+            torch.equal(g64, torch.arange(size_k, device=g64.device) // (size_k // num_groups))
+        )
         if act_order is None:
-            act_order = not bool(torch.equal(g64, trivial))
-        if act_order and num_groups > 1:
-            lo, hi = int(g64.min()), int(g64.max())
-            if lo < 0 or hi >= num_groups:
-                raise ValueError(f"g_idx values must lie in [0, {num_groups}); got [{lo}, {hi}]")
+            act_order = not trivial
+        elif not act_order and not trivial:
+            raise ValueError(
+                "act_order=False but g_idx is not the trivial k // (size_k / num_groups): its "
+                "rows belong to other groups; omit act_order (or pass True) to use it"
+            )
+        if act_order:
             counts = torch.bincount(g64, minlength=num_groups)
-            if not bool((counts == size_k // num_groups).all()):
-                raise ValueError(
-                    f"g_idx: every group must hold exactly size_k/num_groups = "
-                    f"{size_k // num_groups} rows"
-                )
+            # Uneven groups: a row-parallel K shard of an act-order layer (all scales kept).
+            is_k_full = even and bool((counts == size_k // num_groups).all())
             perm = torch.argsort(g64, stable=True)
             g_sorted = g64[perm].to(torch.int32).contiguous()
             perm = perm.to(torch.int32).contiguous()
     elif act_order:
         raise ValueError("act_order=True needs g_idx")
+    if perm is not None and not is_k_full:
+        group_size, group_blocks = 0, 0
+    else:
+        group_size = _groups(size_k, num_groups, "scales")
+        group_blocks = _group_blocks_of(group_size)
     if activation is not None:
         if bits != 4:
             raise ValueError(f"activation={activation!r} needs 4-bit gptq weights; got bits={bits}")
@@ -342,15 +441,48 @@ def _prepare_gptq(torch, p, packer):
                 f"activation={activation!r} does not support act-order (g_idx); 8-bit activation "
                 "schemes have no act-order kernels"
             )
+
+    # Zero points (the qzeros convention of prepare_weights' docstring): int32 [G, N/pack]
+    # packed along N, LSB first, each code stored as zero - zero_offset (mod 2^bits).
+    b_type = st.kU4B8 if bits == 4 else st.kU8B128
+    zeros = None
+    offset = 1 if p["zero_offset"] is None else p["zero_offset"]
+    if qzeros is not None:
+        _expect_dtype(qzeros, "qzeros", ("int32",))
+        _expect_shape(qzeros, "qzeros", (num_groups, size_n // pack), f"[num_groups, N/{pack}]")
+        stored_plus_offset, zp = _offset_codes(torch, qzeros, bits, offset)
+        if not bool((zp == 1 << (bits - 1)).all()):  # else symmetric: the zero is the bias
+            if bits == 8:
+                raise ValueError(
+                    "qzeros: asymmetric 8-bit GPTQ (sym=False; zero points other than 128 with "
+                    f"zero_offset={offset}) needs kU8 kernels with zero points, and no scheme of "
+                    f"the {st.PRESET} preset has them (zero-point schemes: awq_int4, "
+                    "awq_int4_a_int8, awq_int4_a_fp8, all 4-bit)"
+                )
+            b_type = st.kU4
+            zeros = packer.zero_points(stored_plus_offset, SRC_GPTQ_ZP4, num_groups, size_n)
+    elif p["zero_offset"] is not None:
+        raise ValueError("zero_offset applies to qzeros, and no qzeros were given")
+
+    scheme = _scheme_name("gptq", b_type, activation)
+    what = (
+        "act-order K shard (g_idx groups of uneven size)"
+        if group_blocks == 0
+        else f"group size {group_size if group_size > 0 else 'channelwise'} "
+        f"(size_k={size_k} / {num_groups} scales rows)"
+    )
+    _check_group_size(scheme, group_blocks, what)
     dtype = _resolve_dtype(torch, p["dtype"], scales)
+    if p["check_finite"]:
+        _check_finite(torch, scales, "scales")
     b = packer.weights(qweight, SRC_GPTQ4 if bits == 4 else SRC_GPTQ8, perm, size_k, size_n)
     return PreparedWeights(
         b_q_weight=b,
         scales=scales.to(dtype).contiguous(),
-        zeros=None,
+        zeros=zeros,
         g_idx=g_sorted,
         perm=perm,
-        b_type=st.kU4B8 if bits == 4 else st.kU8B128,
+        b_type=b_type,
         s_type=_s_type_of(torch, dtype),
         group_size=group_size,
         num_groups=num_groups,
@@ -358,6 +490,7 @@ def _prepare_gptq(torch, p, packer):
         size_n=size_n,
         format="gptq",
         activation=activation,
+        is_k_full=is_k_full,
     )
 
 
@@ -379,9 +512,15 @@ def _prepare_awq(torch, p, packer):
     group_size = _groups(size_k, num_groups, "scales")
     _expect_dtype(qzeros, "qzeros", ("int32",))
     _expect_shape(qzeros, "qzeros", (num_groups, size_n // 8), "[num_groups, N/8]")
-    if p["g_idx"] is not None or p["act_order"]:
-        raise ValueError("awq has no act-order: g_idx is not accepted")
+    _check_group_size(
+        _scheme_name("awq", st.kU4, p["activation"]),
+        _group_blocks_of(group_size),
+        f"group size {group_size if group_size > 0 else 'channelwise'} "
+        f"(size_k={size_k} / {num_groups} scales rows)",
+    )
     dtype = _resolve_dtype(torch, p["dtype"], scales)
+    if p["check_finite"]:
+        _check_finite(torch, scales, "scales")
     b = packer.weights(qweight, SRC_AWQ, None, size_k, size_n)
     zeros = packer.zero_points(qzeros, SRC_AWQ, num_groups, size_n)
     return PreparedWeights(
@@ -405,7 +544,10 @@ def _prepare_hqq(torch, p, packer):
     qweight, scales, zeros = p["qweight"], p["scales"], p["zeros"]
     if qweight is None or scales is None or zeros is None:
         raise ValueError("hqq needs qweight (uint8 [N, K] or [N, K/2]), scales and zeros [N, G]")
-    group_size = 64 if p["group_size"] is None else int(p["group_size"])
+    group_size = 64 if p["group_size"] is None else p["group_size"]
+    if isinstance(group_size, bool) or not isinstance(group_size, int):
+        raise TypeError(f"group_size must be an int; got {type(group_size).__qualname__}")
+    _check_group_size("hqq_int4", _group_blocks_of(group_size), f"group_size={group_size}")
     _expect_ndim(qweight, "qweight", 2, "[N, K] codes or [N, K/2] packed nibbles")
     _expect_ndim(scales, "scales", 2, "[N, num_groups]")
     size_n, num_groups = scales.shape
@@ -419,6 +561,12 @@ def _prepare_hqq(torch, p, packer):
     if qweight.shape[1] == size_k:  # one code per element
         _expect_dtype(qweight, "qweight", ("uint8", "int8", "int16", "int32", "int64"))
         q = qweight.to(torch.int64)
+        lo, hi = int(q.min()), int(q.max())
+        if lo < 0 or hi > 15:
+            raise ValueError(
+                f"qweight holds codes in [{lo}, {hi}]; HQQ 4-bit codes lie in 0..15 (one per "
+                "element), and larger ones cannot be packed into 4 bits"
+            )
         packed = ((q[:, 0::2] & 0xF) | ((q[:, 1::2] & 0xF) << 4)).to(torch.uint8)
     elif qweight.shape[1] * 2 == size_k:
         _expect_dtype(qweight, "qweight", ("uint8",))
@@ -429,6 +577,9 @@ def _prepare_hqq(torch, p, packer):
             f"[{size_n}, {size_k // 2}] (packed) for group_size={group_size}"
         )
     dtype = _resolve_dtype(torch, p["dtype"] or "float16", None)
+    if p["check_finite"]:
+        _check_finite(torch, scales, "scales")
+        _check_finite(torch, zeros, "zeros")
     b = packer.weights(packed, SRC_FP4, None, size_k, size_n)
     return PreparedWeights(
         b_q_weight=b,
@@ -471,7 +622,15 @@ def _prepare_fp8(torch, p, packer):
         )
     num_groups = s2.shape[1]
     group_size = _groups(size_k, num_groups, "scales")
+    _check_group_size(
+        "fp8",
+        _group_blocks_of(group_size),
+        f"group size {group_size if group_size > 0 else 'channelwise'} "
+        f"(size_k={size_k} / {num_groups} scale columns)",
+    )
     dtype = _resolve_dtype(torch, p["dtype"], scales)
+    if p["check_finite"]:
+        _check_finite(torch, scales, "scales")
     b = packer.weights(qweight.view(torch.uint8), SRC_FP8, None, size_k, size_n)
     return PreparedWeights(
         b_q_weight=b,
@@ -523,10 +682,15 @@ def _prepare_fp4(torch, p, packer, fmt: str):
         else:
             if gs.numel() != 1:
                 raise ValueError(f"global_scale must hold one value; got shape {list(gs.shape)}")
+            _expect_dtype(gs, "global_scale", ("float32", "float16", "bfloat16", "float64"))
             global_scale = gs.reshape(1).to(device=qweight.device, dtype=torch.float32)
             global_scale = global_scale.contiguous()
     elif p["global_scale"] is not None:
         raise ValueError("global_scale is only for nvfp4")
+    if p["check_finite"]:
+        _check_finite(torch, scales, "scales", "e8m0" if fmt == "mxfp4" else "float")
+        if global_scale is not None:
+            _check_finite(torch, global_scale, "global_scale")
     b = packer.weights(qweight, SRC_FP4, None, size_k, size_n)
     return PreparedWeights(
         b_q_weight=b,
@@ -546,6 +710,27 @@ def _prepare_fp4(torch, p, packer, fmt: str):
     )
 
 
+def _device_of(info) -> tuple[str, int | None]:
+    kind = "cuda" if info.device_type in CUDA_DEVICE_TYPES else info.device_type
+    return kind, info.device_index
+
+
+def _check_one_device(infos) -> None:
+    """All tensors on one device (a CUDA index that is unknown, e.g. from a CAI, matches any)."""
+    kinds = {_device_of(i)[0] for i in infos}
+    indices = {_device_of(i)[1] for i in infos if _device_of(i)[1] is not None}
+    if len(kinds) > 1 or len(indices) > 1:
+        where = ", ".join(
+            f"{i.name} on {i.device_type}"
+            + ("" if i.device_index is None else f":{i.device_index}")
+            for i in infos
+        )
+        raise ValueError(f"all tensors of one weight must be on one device; got {where}")
+    for i in infos:
+        if i.device_type == "meta":
+            raise ValueError(f"{i.name} is a meta tensor: it holds no data to prepare")
+
+
 def prepare_weights(
     format: str,
     *,
@@ -558,29 +743,46 @@ def prepare_weights(
     bits: int | None = None,
     group_size: int | None = None,
     act_order: bool | None = None,
+    zero_offset: int | None = None,
     activation: str | None = None,
     dtype=None,
     weight=None,
     stream=None,
     packer: str = "library",
+    check_finite: bool = True,
 ) -> PreparedWeights:
     """Converts checkpoint tensors of `format` into PreparedWeights for `marlin.gemm`.
 
     Formats (see marlin.quant for the exact layouts):
-      "gptq":  qweight int32 [K/pack, N], scales [G, N], optional g_idx [K], bits=4|8.
-               A g_idx that is not the trivial k // group_size turns on act-order
-               (perm = argsort(g_idx), g_idx sorted); act_order=False/True forces it.
+      "gptq":  qweight int32 [K/pack, N], scales [G, N], optional g_idx [K], bits=4|8, optional
+               qzeros int32 [G, N/pack] (packed along N, LSB first, as AutoGPTQ / GPTQModel
+               write them). A g_idx that is not the trivial k // group_size turns on act-order
+               (perm = argsort(g_idx), g_idx sorted); act_order=True forces it, act_order=False
+               refuses a non-trivial g_idx. Act-order g_idx whose groups hold uneven row
+               counts is a row-parallel K shard (all G scales rows kept): it is prepared with
+               is_k_full=False, group_size=0, and marlin.gemm runs it with is_k_full=False.
+               qzeros hold zero - zero_offset per code (mod 2^bits): zero_offset=1 (default)
+               reads the AutoGPTQ / GPTQModel v1 ("gptq") format, which stores zeros minus one;
+               zero_offset=0 reads GPTQModel's "gptq_v2" format (zeros as they are). qzeros
+               whose zeros all equal 2^(bits-1) are symmetric (sym=True writers store them too)
+               and change nothing; other zeros make asymmetric weights (sym=False), run as kU4
+               with int zero points (4-bit only: no 8-bit zero-point kernels are built).
       "awq":   qweight int32 [K, N/8], qzeros int32 [G, N/8] (AWQ order), scales [G, N].
-      "hqq":   qweight uint8 [N, K] codes or [N, K/2] nibbles, scales/zeros [N, G] float,
-               group_size (default 64).
+      "hqq":   qweight uint8 [N, K] codes (0..15) or [N, K/2] nibbles, scales/zeros [N, G]
+               float, group_size (64, the only HQQ group size built).
       "fp8":   qweight (or weight) float8_e4m3fn [N, K], scales [N] / [N, K/g] (or one value).
       "nvfp4": qweight uint8 [N, K/2], scales float8_e4m3fn [N, K/16], global_scale.
       "mxfp4": qweight uint8 [N, K/2], scales uint8/float8_e8m0fnu e8m0 [N, K/32].
+    A tensor the format does not read is an error (nothing is dropped), and so is a group size
+    no kernel of the format's scheme is built for (the error lists the valid ones).
     activation: None (16-bit a), "int8" or "fp8" (gptq int4 / awq; fp8 also mxfp4).
     dtype: the 16-bit output/scale type (float16 or bfloat16) for formats whose scales are in
     the output type (default: the dtype of 16-bit scales, else float16; hqq: float16).
     stream: a torch.cuda.Stream (or a raw cudaStream_t int) to pack on; default the current one.
-    packer: "library" (libmarlin on the GPU) or "reference" (torch, any device, no library).
+    packer: "library" (libmarlin on the GPU) or "reference" (torch, any device, no library; also
+    takes numpy / host DLPack arrays).
+    check_finite: refuse NaN / inf in scales, float zero points and global_scale (default; it
+    costs one device sync, once per weight); False keeps them.
     """
     if format not in FORMATS:
         raise ValueError(f"format {format!r} is not supported; valid: {', '.join(FORMATS)}")
@@ -595,8 +797,14 @@ def prepare_weights(
         if qweight is not None:
             raise ValueError("pass either qweight or weight, not both")
         qweight = weight
+    if zero_offset is not None and (
+        isinstance(zero_offset, bool) or zero_offset not in (0, 1) or format != "gptq"
+    ):
+        raise ValueError(
+            f"zero_offset={zero_offset!r}: it is for gptq qzeros only, 1 (AutoGPTQ / GPTQModel "
+            "v1 format, zeros stored minus one) or 0 (GPTQModel gptq_v2)"
+        )
     need_cuda = packer == "library"
-    # Device checks first (describe() needs no torch and touches no GPU).
     raw = {
         "qweight": qweight,
         "scales": scales,
@@ -605,24 +813,40 @@ def prepare_weights(
         "g_idx": g_idx,
         "global_scale": global_scale,
     }
+    for name, x in raw.items():
+        if x is not None and name not in _FORMAT_TENSORS[format]:
+            uses = ", ".join(_FORMAT_TENSORS[format])
+            hint = _TENSOR_HINTS.get((format, name), "")
+            raise ValueError(
+                f"{name} is not used by {format} (it reads {uses}){hint}: refusing to drop it"
+            )
+    # Device checks first (describe() needs no torch and touches no GPU).
     infos = []
     for name, x in raw.items():
         if x is None or (name == "global_scale" and isinstance(x, (int, float))):
             continue
-        info = describe(x, name)
+        info = describe(x, name, allow_host=not need_cuda)
         if need_cuda:
             require_cuda(info)
         infos.append(info)
     if need_cuda:
         same_device(infos)
+    _check_one_device(infos)
     torch = _import_torch()
     p = {name: _to_torch(torch, x, name, need_cuda) for name, x in raw.items()}
     p.update(bits=bits, group_size=group_size, act_order=act_order, activation=activation)
-    p["dtype"] = dtype
+    p.update(dtype=dtype, zero_offset=zero_offset, check_finite=bool(check_finite))
     if format != "hqq" and group_size is not None:
         raise ValueError(f"group_size is derived from the scales' shape for {format}; omit it")
     if format not in ("gptq", "awq") and bits not in (None, 4 if format != "fp8" else 8):
         raise ValueError(f"bits={bits} does not apply to {format}")
+    if format != "gptq" and act_order:
+        raise ValueError(f"act_order=True: {format} has no act-order (only gptq has)")
+    if isinstance(global_scale, (int, float)) and check_finite and not math.isfinite(global_scale):
+        raise ValueError(
+            f"global_scale is {global_scale}: marlin.gemm would turn every output into NaN; "
+            "pass check_finite=False to keep it"
+        )
 
     impl = _LibraryPacker(torch) if need_cuda else _ReferencePacker()
     device = p["qweight"].device if p["qweight"] is not None else None

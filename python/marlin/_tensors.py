@@ -315,8 +315,11 @@ def _from_torch(x, name: str) -> TensorInfo:
     )
 
 
-def describe(x, name: str) -> TensorInfo:
-    """Describes `x` (torch tensor, DLPack capsule/object, or CUDA array interface object)."""
+def describe(x, name: str, allow_host: bool = False) -> TensorInfo:
+    """Describes `x` (torch tensor, DLPack capsule/object, or CUDA array interface object).
+
+    A DLPack object on a host device is refused before it is exported unless `allow_host`
+    (CPU work such as the reference packer of prepare_weights)."""
     if is_torch_tensor(x):
         return _from_torch(x, name)
     if _is_capsule(x):
@@ -324,7 +327,7 @@ def describe(x, name: str) -> TensorInfo:
     if hasattr(x, "__cuda_array_interface__"):
         return _from_cai(x, name)
     if hasattr(x, "__dlpack__"):
-        if hasattr(x, "__dlpack_device__"):
+        if hasattr(x, "__dlpack_device__") and not allow_host:
             dev_type, dev_id = x.__dlpack_device__()
             dev = DL_DEVICE_TYPES.get(int(dev_type), f"dl{int(dev_type)}")
             if dev not in CUDA_DEVICE_TYPES:

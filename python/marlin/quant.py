@@ -9,7 +9,9 @@ storage type). The dequantizers rebuild `w_ref` from checkpoint tensors alone.
 Checkpoint layouts:
 
 - gptq:  qweight int32 [K/pack, N] (pack = 32/bits codes along K, LSB first), scales [G, N],
-         optional g_idx int32 [K] (act-order); value = (q - 2^(bits-1)) * s.
+         optional g_idx int32 [K] (act-order); value = (q - 2^(bits-1)) * s. Asymmetric
+         (sym=False): qzeros int32 [G, N/pack] (codes along N, LSB first) holding z - zero_offset
+         mod 2^bits (zero_offset 1: AutoGPTQ / GPTQModel v1; 0: gptq_v2); value = (q - z) * s.
 - awq:   qweight int32 [K, N/8], qzeros int32 [G, N/8], both packed along N in AWQ's order
          (column 8j+c sits in nibble slot AWQ_REVERSE_ORDER[c] = [0,4,1,5,2,6,3,7][c]),
          scales [G, N]; value = (q - z) * s.
@@ -310,8 +312,17 @@ def quantize_gptq(
     dtype=torch.float16,
     generator: torch.Generator | None = None,
     include_g_idx: bool | None = None,
+    sym: bool = True,
+    zero_offset: int = 1,
+    include_qzeros: bool | None = None,
 ) -> QuantizedWeight:
-    """Symmetric GPTQ (kU4B8 / kU8B128). act_order: a random g_idx permutation of the groups."""
+    """GPTQ: symmetric (kU4B8 / kU8B128) or, with sym=False, asymmetric with int zero points.
+
+    act_order: a random g_idx permutation of the groups. qzeros (written for sym=False, and for
+    sym=True when include_qzeros, as AutoGPTQ does) are int32 [G, N/pack] packed along N, LSB
+    first, each code holding zero - zero_offset mod 2^bits: zero_offset=1 is the AutoGPTQ /
+    GPTQModel v1 format, 0 GPTQModel's gptq_v2.
+    """
     if bits not in (4, 8):
         raise ValueError(f"bits must be 4 or 8; got {bits}")
     dtype = _as_dtype(dtype)
@@ -322,29 +333,48 @@ def quantize_gptq(
     if act_order:
         g_idx = g_idx[torch.randperm(k, generator=generator, device="cpu").to(w.device)]
     perm = torch.argsort(g_idx, stable=True)
-    amax = w[perm].reshape(num_groups, g, n).abs().amax(dim=1)
-    qmax = 2 ** (bits - 1) - 1
-    bias = 2 ** (bits - 1)
-    scales = _safe_scale(amax, qmax).to(dtype)
+    wg = w[perm].reshape(num_groups, g, n)
+    qmax = 2**bits - 1
+    if sym:
+        bias = 2 ** (bits - 1)
+        scales = _safe_scale(wg.abs().amax(dim=1), bias - 1).to(dtype)
+        z = torch.full((num_groups, n), bias, device=w.device, dtype=torch.int64)
+    else:
+        lo = wg.amin(dim=1).clamp(max=0)
+        hi = wg.amax(dim=1).clamp(min=0)
+        scales = _safe_scale(hi - lo, float(qmax)).to(dtype)
+        z = torch.round(-lo / scales.float()).clamp(0, qmax).to(torch.int64)
     s = scales.float()[g_idx]  # [K, N]
-    q = (torch.round(w / s) + bias).clamp(0, 2**bits - 1).to(torch.int64)
-    w_ref = (q - bias).float() * s
+    zk = z[g_idx]
+    q = (torch.round(w / s) + zk).clamp(0, qmax).to(torch.int64)
+    w_ref = (q - zk).float() * s
     tensors = {"qweight": pack_along(q, 0, bits), "scales": scales, "bits": bits}
     if include_g_idx is None:
         include_g_idx = act_order
     if include_g_idx:
         tensors["g_idx"] = g_idx.to(torch.int32)
+    if include_qzeros is None:
+        include_qzeros = not sym
+    if include_qzeros:
+        tensors["qzeros"] = pack_along((z - zero_offset) & qmax, 1, bits)
+        tensors["zero_offset"] = zero_offset
     return QuantizedWeight("gptq", tensors, w_ref, -1 if group_size in (-1, None) else g, bits)
 
 
-def dequantize_gptq(qweight, scales, g_idx=None, bits: int = 4) -> torch.Tensor:
+def dequantize_gptq(
+    qweight, scales, g_idx=None, bits: int = 4, qzeros=None, zero_offset: int = 1
+) -> torch.Tensor:
     q = unpack_along(qweight, 0, bits)
     k = q.shape[0]
     num_groups = scales.shape[0]
     if g_idx is None:
         g_idx = torch.arange(k, device=q.device) // (k // num_groups)
-    s = scales.float()[g_idx.to(torch.int64)]
-    return (q - 2 ** (bits - 1)).float() * s
+    g_idx = g_idx.to(torch.int64)
+    s = scales.float()[g_idx]
+    if qzeros is None:
+        return (q - 2 ** (bits - 1)).float() * s
+    z = (unpack_along(qzeros, 1, bits) + zero_offset) & (2**bits - 1)
+    return (q - z[g_idx]).float() * s
 
 
 def quantize_awq(w: torch.Tensor, group_size: int = 128, dtype=torch.float16) -> QuantizedWeight:
@@ -509,7 +539,14 @@ def dequantize(q: QuantizedWeight) -> torch.Tensor:
     """Rebuilds w_ref [K, N] float32 from the checkpoint tensors of `q`."""
     t = q.tensors
     if q.format == "gptq":
-        return dequantize_gptq(t["qweight"], t["scales"], t.get("g_idx"), t.get("bits", 4))
+        return dequantize_gptq(
+            t["qweight"],
+            t["scales"],
+            t.get("g_idx"),
+            t.get("bits", 4),
+            t.get("qzeros"),
+            t.get("zero_offset", 1),
+        )
     if q.format == "awq":
         return dequantize_awq(t["qweight"], t["qzeros"], t["scales"])
     if q.format == "hqq":

@@ -348,6 +348,90 @@ void test_prepare_args() {
       "zp packed dim");
 }
 
+// Issue 8: sizes whose products overflow int64 (SIGFPE in max_split_k before the fix) and sizes
+// marlin::gemm refuses are an error naming the sizes, never a crash or a small workspace.
+void test_workspace_size_overflow() {
+  const int64_t f16 = marlin::kFloat16.id();
+  EXPECT_EQ(marlin::max_split_k(1, int64_t{1} << 62), 1);
+  EXPECT_EQ(marlin::max_split_k(64, INT64_MAX), 1);
+  EXPECT_EQ(marlin::gemm_workspace_bytes(1, int64_t{1} << 62, 64, f16, false), -1);
+  EXPECT_EQ(marlin::gemm_workspace_bytes(16, int64_t{1} << 60, 64, f16, false), -1);
+  EXPECT_EQ(
+      marlin::gemm_workspace_bytes(int64_t{1} << 40, int64_t{1} << 40, int64_t{1} << 40, f16, true),
+      -1);
+  EXPECT_EQ(marlin::gemm_workspace_bytes(INT64_MAX, 64, 64, f16, false), -1);
+  EXPECT_EQ(marlin::workspace_layout(int64_t{1} << 40, 64, int64_t{1} << 40, 2, true).total_bytes,
+            -1);
+  EXPECT_EQ(marlin::workspace_layout(64, INT64_MAX, 64, 2, false).total_bytes, 4096);
+  // The largest sizes gemm accepts still have an exact workspace.
+  const int64_t big = INT32_MAX;
+  EXPECT_EQ(marlin::gemm_workspace_bytes(big, big, big, f16, true),
+            4096 + (big * big * 2 + 15) / 16 * 16);
+
+  int64_t bytes = 0;
+  const Code kBad = Code::kInvalidArgument;
+  EXPECT_STATUS(marlin::workspace_bytes_for(-1, 64, 64, f16, false, &bytes), kBad,
+                "size_m=-1 size_n=64 size_k=64: size_m must be >= 0", "ws negative m");
+  EXPECT_TRUE(marlin::workspace_bytes_for(-1, 64, 64, f16, false, &bytes).message.find("a_type") ==
+              std::string::npos);
+  EXPECT_STATUS(marlin::workspace_bytes_for(16, 64, -64, f16, false, &bytes), kBad,
+                "size_k must be >= 0", "ws negative k");
+  EXPECT_STATUS(marlin::workspace_bytes_for(1, int64_t{1} << 62, 64, f16, false, &bytes), kBad,
+                "size_m=1 size_n=4611686018427387904 size_k=64: each must fit in int32",
+                "ws huge n");
+  EXPECT_STATUS(marlin::workspace_bytes_for(16, 64, 64, marlin::kU4.id(), false, &bytes), kBad,
+                "a_type kU4 is not an activation type", "ws a_type");
+  EXPECT_STATUS(marlin::workspace_bytes_for(16, 64, 64, f16, false, &bytes), Code::kOk, "",
+                "ws ok");
+  EXPECT_EQ(bytes, 4096 + 8 * 16 * 64 * 4);
+}
+
+// Issue 8: an act-order K shard (is_k_full = false) groups rows by g_idx: its row count need not
+// be a multiple of the checkpoint's groups (upstream's group_size 0).
+void test_act_order_shard_groups() {
+  marlin::GemmProblem p;
+  GemmArgs g = valid_args();
+  g.g_idx = fake<const int32_t>(0x60000000);
+  g.perm = fake<const int32_t>(0x61000000);
+  g.workspace_bytes = marlin::gemm_workspace_bytes(16, 4096, 4096, marlin::kFloat16.id(), true);
+  g.is_k_full = false;
+  g.num_groups = 86;  // e.g. a 4096-row shard of a layer with 86 groups of 128 rows
+  EXPECT_STATUS(marlin::validate_gemm_args(g, &p), Code::kOk, "", "shard groups");
+  EXPECT_EQ(p.group_blocks, 0);
+  EXPECT_EQ(p.group_size, 0);
+  EXPECT_EQ(p.num_groups, 86);
+  g.is_k_full = true;  // contiguous groups: they must divide K
+  EXPECT_STATUS(marlin::validate_gemm_args(g, &p), Code::kInvalidArgument,
+                "num_groups (86) does not divide size_k (4096)", "full K uneven groups");
+  g.is_k_full = false;
+  g.num_groups = int64_t{1} << 31;
+  EXPECT_STATUS(marlin::validate_gemm_args(g, &p), Code::kInvalidArgument,
+                "num_groups (2147483648) must fit in int32", "num_groups int32");
+}
+
+// Issue 8: byte counts of the packers are overflow-checked (the overlap check wrapped before).
+void test_prepare_size_overflow() {
+  marlin::CodeSource awq;
+  awq.data = fake(0x10000000);
+  awq.packed_along_k = false;
+  awq.awq_order = true;
+  const int64_t groups = INT32_MAX;
+  const int64_t n = 2147483584;  // the largest multiple of 64 in int32
+  int32_t* far_out = fake<int32_t>(0x10000000 + (uintptr_t{1} << 40));  // inside 2^61 bytes of src
+  EXPECT_STATUS(marlin::validate_pack_zero_points(awq, groups, n, far_out), Code::kInvalidArgument,
+                "out overlaps src->data", "zp huge overlap");
+  marlin::CodeSource gptq;
+  gptq.data = fake(0x10000000);
+  EXPECT_STATUS(marlin::validate_pack_weights(gptq, nullptr, 2147483632, n, far_out),
+                Code::kInvalidArgument, "out overlaps src->data", "pack huge overlap");
+  // A range that reaches past the top of the address space saturates instead of wrapping.
+  marlin::CodeSource top = gptq;
+  top.data = fake(UINTPTR_MAX - 4095);
+  EXPECT_STATUS(
+      marlin::validate_pack_weights(top, nullptr, 4096, 4096, fake<int32_t>(UINTPTR_MAX - 2047)),
+      Code::kInvalidArgument, "out overlaps src->data", "pack near top");
+}
+
 }  // namespace
 
 int main() {
@@ -355,5 +439,8 @@ int main() {
   test_bad_gemm_args();
   test_workspace_bytes();
   test_prepare_args();
+  test_workspace_size_overflow();
+  test_act_order_shard_groups();
+  test_prepare_size_overflow();
   return TEST_MAIN_RESULT();
 }

@@ -146,8 +146,10 @@ def fake_lib(monkeypatch):
 def call(a=None, w=None, **kw):
     a = arr((8, K), "float16") if a is None else a
     w = weights() if w is None else w
-    kw.setdefault("out", arr((a.shape[0], w.size_n), "float16"))
-    kw.setdefault("workspace", arr((4096,), "uint8"))
+    if "out" not in kw:  # (not setdefault: it would build the default even when given)
+        kw["out"] = arr((a.shape[0], w.size_n), "float16")
+    if "workspace" not in kw:
+        kw["workspace"] = arr((4096,), "uint8")
     return marlin.gemm(a, w, **kw)
 
 
@@ -445,3 +447,90 @@ def test_not_a_marlin_library(monkeypatch, tmp_path):
     monkeypatch.setenv("MARLIN_LIBRARY", str(so))
     with pytest.raises(marlin.MarlinLibraryError, match="does not export marlin_last_error"):
         _lib.load()
+
+
+# ---------------------------------------------------------------------------------------------
+# issue 8: sizes, dtypes and the act-order shard flag
+
+
+@pytest.mark.usefixtures("no_library")
+class TestSizesAndDtypes:
+    def test_workspace_bytes_bad_a_dtype(self):
+        # Was a bare KeyError.
+        with pytest.raises(
+            ValueError,
+            match="a_dtype 'float32' is not an activation dtype; valid: float16, bfloat16, int8, "
+            "float8_e4m3fn",
+        ):
+            marlin.workspace_bytes(16, 64, 64, a_dtype="float32")
+        with pytest.raises(ValueError, match="a_dtype kU4 is not an activation type"):
+            marlin.workspace_bytes(16, 64, 64, a_dtype=st.kU4)
+        with pytest.raises(TypeError, match="a_dtype must be a dtype name"):
+            marlin.workspace_bytes(16, 64, 64, a_dtype=2.5)
+
+    def test_workspace_bytes_sizes_beyond_int64(self):
+        # ctypes wraps 2**64 to 0 silently: the call returned 4096 for it.
+        with pytest.raises(ValueError, match="size_m=18446744073709551616 does not fit in int64"):
+            marlin.workspace_bytes(2**64, 64, 64)
+        with pytest.raises(ValueError, match="size_k=-9223372036854775809 does not fit in int64"):
+            marlin.workspace_bytes(16, 64, -(2**63) - 1)
+        with pytest.raises(TypeError, match="size_n must be an int; got float"):
+            marlin.workspace_bytes(16, 64.0, 64)
+        with pytest.raises(TypeError, match="size_m must be an int; got bool"):
+            marlin.workspace_bytes(True, 64, 64)
+
+    def test_gemm_size_n_beyond_int32_refused_before_the_library(self):
+        # Arrays describing size_n = 2**62: marlin.gemm asked the library for the workspace
+        # first, which divided by zero (SIGFPE) before the library's own size checks.
+        n = 2**62
+        w = weights()
+        w.size_n = n
+        w.b_q_weight = arr((K // 16, n * 2), "int32", ptr=0x7E0000000000)
+        w.scales = arr((2, n), "float16", ptr=0x7E1000000000)
+        out = arr((8, n), "float16", ptr=0x7E2000000000)
+        with pytest.raises(ValueError, match=r"size_n=4611686018427387904: the kernel takes int32"):
+            call(w=w, out=out)
+
+    def test_gemm_weight_fields_must_be_ints(self):
+        w = weights()
+        w.size_n = "128"
+        with pytest.raises(TypeError, match="w.size_n must be an int; got str"):
+            marlin.gemm(arr((8, K), "float16"), w, out=arr((8, N), "float16"))
+        w = weights()
+        w.num_groups = 0
+        with pytest.raises(ValueError, match="w.num_groups=0 must be >= 1"):
+            call(w=w)
+
+    def test_k_shard_needs_is_k_full_false(self):
+        w = weights(act_order=True)
+        w.is_k_full = False
+        w.group_size = 0
+        with pytest.raises(ValueError, match="is_k_full=True but w is an act-order K shard"):
+            call(w=w, is_k_full=True)
+        w = weights()
+        w.group_size = 0
+        with pytest.raises(ValueError, match="w.group_size=0 .* needs act-order weights"):
+            call(w=w)
+
+
+def test_k_shard_runs_with_is_k_full_false(fake_lib):
+    w = weights(act_order=True)
+    w.is_k_full = False
+    w.group_size = 0
+    w.num_groups = 3  # a shard's rows need not divide into the checkpoint's groups
+    w.scales = arr((3, N), "float16")
+    call(w=w)
+    assert fake_lib.calls[-1].is_k_full == 0 and fake_lib.calls[-1].num_groups == 3
+    call(w=weights(act_order=True))  # full K: the default stays is_k_full = 1
+    assert fake_lib.calls[-1].is_k_full == 1
+    call(w=weights(act_order=True), is_k_full=False)
+    assert fake_lib.calls[-1].is_k_full == 0
+
+
+def test_marlin_error_names_the_function_once():
+    e = marlin.MarlinError(
+        1, "marlin_gemm_workspace_bytes: size_m=-1 ...", "marlin_gemm_workspace_bytes"
+    )
+    assert str(e) == "marlin_gemm_workspace_bytes: size_m=-1 ... [MARLIN_ERR_INVALID_ARGUMENT]"
+    e = marlin.MarlinError(1, "size_m must be >= 0", "marlin_gemm")
+    assert str(e) == "marlin_gemm: size_m must be >= 0 [MARLIN_ERR_INVALID_ARGUMENT]"
