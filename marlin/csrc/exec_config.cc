@@ -659,13 +659,15 @@ Status forced_pass(const GemmProblem& p, const DeviceLimits& device, const Kerne
                    const ExecOverride& force, int stages, int64_t row, int64_t split,
                    ExecPass* pass) {
   if (force.m_block_size_8 && (split > 8 || force.thread_m_blocks > 1)) {
-    return InvalidArgument(format("forced m_block_size_8 needs passes of <= 8 rows and "
-                                  "thread_m_blocks 1 (pass of %lld rows, thread_m_blocks %d)",
-                                  (long long)split, force.thread_m_blocks));
+    return InvalidArgument(
+        format("forced m_block_size_8 needs passes of <= 8 rows and "
+               "thread_m_blocks 1 (pass of %lld rows, thread_m_blocks %d)",
+               (long long)split, force.thread_m_blocks));
   }
   if (force.thread_m_blocks < 1 || force.thread_m_blocks > 4 || force.splits < 1) {
-    return InvalidArgument(format("forced thread_m_blocks must be 1..4 and splits >= 1 (got %d, %d)",
-                                  force.thread_m_blocks, force.splits));
+    return InvalidArgument(
+        format("forced thread_m_blocks must be 1..4 and splits >= 1 (got %d, %d)",
+               force.thread_m_blocks, force.splits));
   }
   const ThreadConfig tc{force.thread_k, force.thread_n, force.threads};
   Rejections why;

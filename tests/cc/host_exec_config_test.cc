@@ -128,24 +128,28 @@ void test_small_m() {
   std::vector<ExecPass> passes;
   // M=1, N=4096: 32 tiles of 128 columns, 32*4 <= 132 SMs -> upstream's occupancy switch to
   // the 64-column tile (128 threads).
-  auto status = marlin::choose_exec_config(problem(1, 4096, 4096), h100(), table.view, &passes, nullptr, kHeuristicOnly);
+  auto status = marlin::choose_exec_config(problem(1, 4096, 4096), h100(), table.view, &passes,
+                                           nullptr, kHeuristicOnly);
   EXPECT_STATUS(status, Code::kOk, "", "m=1 n=4096");
   EXPECT_EQ(passes.size(), 1u);
   if (passes.size() == 1) expect_pass(passes[0], 0, 1, 128, 1, 4, 8, true);
   EXPECT_EQ(passes[0].tiles, 64);
 
   // M=1, N=12288: enough tiles, first choice (k128, n128, 256 threads).
-  status = marlin::choose_exec_config(problem(1, 12288, 4096), h100(), table.view, &passes, nullptr, kHeuristicOnly);
+  status = marlin::choose_exec_config(problem(1, 12288, 4096), h100(), table.view, &passes, nullptr,
+                                      kHeuristicOnly);
   EXPECT_STATUS(status, Code::kOk, "", "m=1 n=12288");
   if (passes.size() == 1) expect_pass(passes[0], 0, 1, 256, 1, 8, 8, true);
 
   // M=16: no 8-row tile (16 > 8).
-  status = marlin::choose_exec_config(problem(16, 12288, 4096), h100(), table.view, &passes, nullptr, kHeuristicOnly);
+  status = marlin::choose_exec_config(problem(16, 12288, 4096), h100(), table.view, &passes,
+                                      nullptr, kHeuristicOnly);
   EXPECT_STATUS(status, Code::kOk, "", "m=16");
   if (passes.size() == 1) expect_pass(passes[0], 0, 16, 256, 1, 8, 8, false);
 
   // K not a multiple of 128: falls to (k64, n128, 128 threads).
-  status = marlin::choose_exec_config(problem(5, 12288, 4160), h100(), table.view, &passes, nullptr, kHeuristicOnly);
+  status = marlin::choose_exec_config(problem(5, 12288, 4160), h100(), table.view, &passes, nullptr,
+                                      kHeuristicOnly);
   EXPECT_STATUS(status, Code::kOk, "", "k=4160");
   if (passes.size() == 1) expect_pass(passes[0], 0, 5, 128, 1, 8, 4, true);
 }
@@ -155,60 +159,71 @@ void test_split_k() {
   std::vector<ExecPass> passes;
   // M=1, 4096x4096: 64 tiles on 132 SMs, 32 BK steps. S = 2 puts one work item of 16 steps on
   // 128 SMs (cost 16 + 1 vs 32); S = 4 (2 items of 8) and 8 tie, the fewest splits win.
-  auto status = marlin::choose_exec_config(problem(1, 4096, 4096), h100(), table.view, &passes, nullptr, kHeuristicOnly);
+  auto status = marlin::choose_exec_config(problem(1, 4096, 4096), h100(), table.view, &passes,
+                                           nullptr, kHeuristicOnly);
   EXPECT_STATUS(status, Code::kOk, "", "split m=1");
   if (passes.size() == 1) EXPECT_EQ(passes[0].splits, 2);
   // K = 28672 (224 steps), N = 8192 (64 tiles of 128 columns): 2 splits too.
-  status = marlin::choose_exec_config(problem(1, 8192, 28672), h100(), table.view, &passes, nullptr, kHeuristicOnly);
+  status = marlin::choose_exec_config(problem(1, 8192, 28672), h100(), table.view, &passes, nullptr,
+                                      kHeuristicOnly);
   if (passes.size() == 1) {
     EXPECT_EQ(passes[0].tiles, 64);
     EXPECT_EQ(passes[0].splits, 2);
   }
   // Short K bounds the splits: 8 BK steps of 128 -> at most 2 splits of 4 steps.
-  status = marlin::choose_exec_config(problem(1, 4096, 1024), h100(), table.view, &passes, nullptr, kHeuristicOnly);
+  status = marlin::choose_exec_config(problem(1, 4096, 1024), h100(), table.view, &passes, nullptr,
+                                      kHeuristicOnly);
   if (passes.size() == 1) EXPECT_EQ(passes[0].splits, 2);
-  status = marlin::choose_exec_config(problem(1, 4096, 512), h100(), table.view, &passes, nullptr, kHeuristicOnly);
+  status = marlin::choose_exec_config(problem(1, 4096, 512), h100(), table.view, &passes, nullptr,
+                                      kHeuristicOnly);
   if (passes.size() == 1) EXPECT_EQ(passes[0].splits, 1);
   // Few tiles: capped by kMaxSplitK (and by max_split_k of the workspace).
-  status = marlin::choose_exec_config(problem(1, 1024, 8192), h100(), table.view, &passes, nullptr, kHeuristicOnly);
+  status = marlin::choose_exec_config(problem(1, 1024, 8192), h100(), table.view, &passes, nullptr,
+                                      kHeuristicOnly);
   if (passes.size() == 1) {
     EXPECT_EQ(passes[0].tiles, 16);
     EXPECT_EQ(passes[0].splits, marlin::kMaxSplitK);
   }
   // More tiles than SMs (4096x22016, M=1: 172 tiles, 2 waves of 32 steps = 64): S = 3 gives
   // 4 waves of 11 steps (45).
-  status = marlin::choose_exec_config(problem(1, 22016, 4096), h100(), table.view, &passes, nullptr, kHeuristicOnly);
+  status = marlin::choose_exec_config(problem(1, 22016, 4096), h100(), table.view, &passes, nullptr,
+                                      kHeuristicOnly);
   if (passes.size() == 1) {
     EXPECT_EQ(passes[0].tiles, 172);
     EXPECT_EQ(passes[0].splits, 3);
   }
   // M = 64: the occupancy switch gives 64 tiles of 64 x 64, 32 BK steps -> 2 splits.
-  status = marlin::choose_exec_config(problem(64, 4096, 4096), h100(), table.view, &passes, nullptr, kHeuristicOnly);
+  status = marlin::choose_exec_config(problem(64, 4096, 4096), h100(), table.view, &passes, nullptr,
+                                      kHeuristicOnly);
   if (passes.size() == 1) {
     EXPECT_EQ(passes[0].tiles, 64);
     EXPECT_EQ(passes[0].splits, 2);
   }
   // 16-row tiles: at most one work item per SM. M = 16, 4096x12288: 96 tiles -> no split;
   // 28672x8192: 64 tiles -> 2 splits (128 items).
-  status = marlin::choose_exec_config(problem(16, 12288, 4096), h100(), table.view, &passes, nullptr, kHeuristicOnly);
+  status = marlin::choose_exec_config(problem(16, 12288, 4096), h100(), table.view, &passes,
+                                      nullptr, kHeuristicOnly);
   if (passes.size() == 1) {
     EXPECT_EQ(passes[0].tiles, 96);
     EXPECT_EQ(passes[0].splits, 1);
   }
-  status = marlin::choose_exec_config(problem(16, 8192, 28672), h100(), table.view, &passes, nullptr, kHeuristicOnly);
+  status = marlin::choose_exec_config(problem(16, 8192, 28672), h100(), table.view, &passes,
+                                      nullptr, kHeuristicOnly);
   if (passes.size() == 1) {
     EXPECT_EQ(passes[0].tiles, 64);
     EXPECT_EQ(passes[0].splits, 2);
   }
   // 8-row tiles may share an SM: M = 1, 4096x12288 (96 tiles) -> 4 splits, 384 items.
-  status = marlin::choose_exec_config(problem(1, 12288, 4096), h100(), table.view, &passes, nullptr, kHeuristicOnly);
+  status = marlin::choose_exec_config(problem(1, 12288, 4096), h100(), table.view, &passes, nullptr,
+                                      kHeuristicOnly);
   if (passes.size() == 1) EXPECT_EQ(passes[0].splits, 4);
   EXPECT_EQ(marlin::max_split_k(64, 4096), 8);
   EXPECT_EQ(marlin::max_split_k(64, 8192), 4);
   EXPECT_EQ(marlin::max_split_k(64, 28672), 1);
   EXPECT_EQ(marlin::max_split_k(65, 64), 1);
   // Several launches (M > 64): never split; the workspace has no C_tmp for them.
-  status = marlin::choose_exec_config(problem(200, 4096, 4096), h100(), table.view, &passes, nullptr, kHeuristicOnly);
+  status = marlin::choose_exec_config(problem(200, 4096, 4096), h100(), table.view, &passes,
+                                      nullptr, kHeuristicOnly);
   for (const ExecPass& pass : passes) EXPECT_EQ(pass.splits, 1);
 }
 
@@ -216,7 +231,8 @@ void test_m_loop() {
   FakeTable table(scheme_kernels(kF16, kU4B8, kF16, kF16, {-1, 8}, 4));
   std::vector<ExecPass> passes;
   // N <= 4096: max_par 128 -> 192 rows in one pass (thread_m_blocks 4), then the 8 left over.
-  auto status = marlin::choose_exec_config(problem(200, 4096, 4096), h100(), table.view, &passes, nullptr, kHeuristicOnly);
+  auto status = marlin::choose_exec_config(problem(200, 4096, 4096), h100(), table.view, &passes,
+                                           nullptr, kHeuristicOnly);
   EXPECT_STATUS(status, Code::kOk, "", "m=200");
   EXPECT_EQ(passes.size(), 2u);
   if (passes.size() == 2) {
@@ -224,7 +240,8 @@ void test_m_loop() {
     expect_pass(passes[1], 192, 8, 128, 1, 4, 8, true);  // 8 rows: occupancy switch to n64
   }
   // N > 4096: max_par 16 -> passes of 1024 rows, then the 52 left over (thread_m_blocks 4).
-  status = marlin::choose_exec_config(problem(2100, 8192, 4096), h100(), table.view, &passes, nullptr, kHeuristicOnly);
+  status = marlin::choose_exec_config(problem(2100, 8192, 4096), h100(), table.view, &passes,
+                                      nullptr, kHeuristicOnly);
   EXPECT_STATUS(status, Code::kOk, "", "m=2100");
   EXPECT_EQ(passes.size(), 3u);
   if (passes.size() == 3) {
@@ -235,7 +252,8 @@ void test_m_loop() {
     EXPECT_EQ(passes[0].tiles, 16 * (8192 / 256));
   }
   // M = 0: nothing to launch.
-  status = marlin::choose_exec_config(problem(0, 8192, 4096), h100(), table.view, &passes, nullptr, kHeuristicOnly);
+  status = marlin::choose_exec_config(problem(0, 8192, 4096), h100(), table.view, &passes, nullptr,
+                                      kHeuristicOnly);
   EXPECT_STATUS(status, Code::kOk, "", "m=0");
   EXPECT_EQ(passes.size(), 0u);
 }
@@ -244,7 +262,8 @@ void test_retry_fewer_m_blocks() {
   // A table without thread_m_blocks 4 (and 3): M=64 must fall back to 2.
   FakeTable table(scheme_kernels(kF16, kU4B8, kF16, kF16, {-1}, 4, /*max_m_blocks=*/2));
   std::vector<ExecPass> passes;
-  auto status = marlin::choose_exec_config(problem(64, 8192, 4096), h100(), table.view, &passes, nullptr, kHeuristicOnly);
+  auto status = marlin::choose_exec_config(problem(64, 8192, 4096), h100(), table.view, &passes,
+                                           nullptr, kHeuristicOnly);
   EXPECT_STATUS(status, Code::kOk, "", "retry");
   if (passes.size() == 1) {
     expect_pass(passes[0], 0, 64, 256, 2, 16, 4, false);
@@ -256,8 +275,8 @@ void test_missing_kernel_messages() {
   FakeTable f16_only(scheme_kernels(kF16, kU4B8, kF16, kF16, {-1, 8}, 4));
   std::vector<ExecPass> passes;
   // bf16 not built.
-  auto status =
-      marlin::choose_exec_config(problem(1, 4096, 4096, kBF16), h100(), f16_only.view, &passes, nullptr, kHeuristicOnly);
+  auto status = marlin::choose_exec_config(problem(1, 4096, 4096, kBF16), h100(), f16_only.view,
+                                           &passes, nullptr, kHeuristicOnly);
   EXPECT_STATUS(status, Code::kNoKernel,
                 "no kernel for a=kBFloat16 b=kU4B8 c=kBFloat16 s=kBFloat16 group_blocks=-1 "
                 "(channelwise)",
@@ -266,8 +285,8 @@ void test_missing_kernel_messages() {
                 "build scheme gptq_int4 for this GPU's arch (--cuda_archs=sm_90)",
                 "bf16 missing: scheme");
   // group 64 (group_blocks 4) not in the table.
-  status =
-      marlin::choose_exec_config(problem(1, 4096, 4096, kF16, 4), h100(), f16_only.view, &passes, nullptr, kHeuristicOnly);
+  status = marlin::choose_exec_config(problem(1, 4096, 4096, kF16, 4), h100(), f16_only.view,
+                                      &passes, nullptr, kHeuristicOnly);
   EXPECT_STATUS(status, Code::kNoKernel, "group_blocks=4 (group size 64)", "group 64 missing");
   // A combination no scheme has: int8 activations with act-order over g_idx.
   GemmProblem p = problem(32, 4096, 4096, marlin::kS8.id(), 0);
@@ -279,11 +298,13 @@ void test_missing_kernel_messages() {
   turing.cc_major = 7;
   turing.cc_minor = 5;
   turing.max_shared_mem_optin = 65536;
-  status = marlin::choose_exec_config(problem(1, 4096, 4096), turing, f16_only.view, &passes, nullptr, kHeuristicOnly);
+  status = marlin::choose_exec_config(problem(1, 4096, 4096), turing, f16_only.view, &passes,
+                                      nullptr, kHeuristicOnly);
   EXPECT_STATUS(status, Code::kNoKernel, "stages=2", "sm75 stages");
   EXPECT_STATUS(status, Code::kNoKernel, "--cuda_archs=sm_75", "sm75 arch");
   FakeTable sm75(scheme_kernels(kF16, kU4B8, kF16, kF16, {-1}, 2), false, true);
-  status = marlin::choose_exec_config(problem(1, 4096, 4096), turing, sm75.view, &passes, nullptr, kHeuristicOnly);
+  status = marlin::choose_exec_config(problem(1, 4096, 4096), turing, sm75.view, &passes, nullptr,
+                                      kHeuristicOnly);
   EXPECT_STATUS(status, Code::kOk, "", "sm75 built");
   if (!passes.empty()) EXPECT_EQ(passes[0].config.stages, 2);
 }
@@ -291,11 +312,13 @@ void test_missing_kernel_messages() {
 void test_shape_and_smem_errors() {
   FakeTable table(scheme_kernels(kF16, kU4B8, kF16, kF16, {-1, 8}, 4));
   std::vector<ExecPass> passes;
-  auto status = marlin::choose_exec_config(problem(1, 4096, 4112), h100(), table.view, &passes, nullptr, kHeuristicOnly);
+  auto status = marlin::choose_exec_config(problem(1, 4096, 4112), h100(), table.view, &passes,
+                                           nullptr, kHeuristicOnly);
   EXPECT_STATUS(status, Code::kInvalidArgument, "size_k must be a multiple of 64", "k=4112");
   DeviceLimits tiny = h100();
   tiny.max_shared_mem_optin = 1024;
-  status = marlin::choose_exec_config(problem(1, 4096, 4096), tiny, table.view, &passes, nullptr, kHeuristicOnly);
+  status = marlin::choose_exec_config(problem(1, 4096, 4096), tiny, table.view, &passes, nullptr,
+                                      kHeuristicOnly);
   EXPECT_STATUS(status, Code::kUnsupportedDevice, "1024 available", "smem");
 }
 
@@ -402,16 +425,16 @@ void test_measured_lookup() {
     EXPECT_EQ(passes[0].splits, 8);
   }
   // M = 2..16 take the M = 16 entry; K = 512 allows only 8 BK steps of 64 (fine) -> 4 splits.
-  status = marlin::choose_exec_config(problem(9, 4096, 4096), h100(), table.view, &passes,
-                                      nullptr, dispatch);
+  status = marlin::choose_exec_config(problem(9, 4096, 4096), h100(), table.view, &passes, nullptr,
+                                      dispatch);
   if (passes.size() == 1) expect_pass(passes[0], 0, 9, 256, 1, 8, 8, false);
   // Splits clamped to what the BK steps allow: K = 256 has 4 steps of 64.
-  status = marlin::choose_exec_config(problem(1, 4096, 256), h100(), table.view, &passes,
-                                      nullptr, dispatch);
+  status = marlin::choose_exec_config(problem(1, 4096, 256), h100(), table.view, &passes, nullptr,
+                                      dispatch);
   if (passes.size() == 1) EXPECT_EQ(passes[0].splits, 4);
   // Nearest shape of a large problem: entry 2 (8-row tile).
-  status = marlin::choose_exec_config(problem(1, 28672, 8192), h100(), table.view, &passes,
-                                      nullptr, dispatch);
+  status = marlin::choose_exec_config(problem(1, 28672, 8192), h100(), table.view, &passes, nullptr,
+                                      dispatch);
   if (passes.size() == 1) expect_pass(passes[0], 0, 1, 128, 1, 8, 4, true);
   // The M = 256 entry names no compiled kernel: the heuristic decides (not an error).
   status = marlin::choose_exec_config(problem(256, 4096, 4096), h100(), table.view, &passes,
@@ -421,10 +444,10 @@ void test_measured_lookup() {
   DeviceLimits other = h100();
   other.num_sms = 114;
   std::vector<ExecPass> heuristic;
-  status = marlin::choose_exec_config(problem(1, 4096, 4096), other, table.view, &passes,
-                                      nullptr, dispatch);
-  (void)marlin::choose_exec_config(problem(1, 4096, 4096), other, table.view, &heuristic,
-                                   nullptr, kHeuristicOnly);
+  status = marlin::choose_exec_config(problem(1, 4096, 4096), other, table.view, &passes, nullptr,
+                                      dispatch);
+  (void)marlin::choose_exec_config(problem(1, 4096, 4096), other, table.view, &heuristic, nullptr,
+                                   kHeuristicOnly);
   if (passes.size() == 1 && heuristic.size() == 1) {
     EXPECT_TRUE(passes[0].config == heuristic[0].config);
     EXPECT_EQ(passes[0].splits, heuristic[0].splits);

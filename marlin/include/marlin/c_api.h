@@ -67,10 +67,10 @@ MARLIN_API int marlin_gemm(const marlin_gemm_args* args);
  * A config no compiled kernel serves is MARLIN_ERR_NO_KERNEL; splits the workspace or the
  * tile count cannot take are MARLIN_ERR_INVALID_ARGUMENT. */
 typedef struct marlin_exec_override {
-  uint32_t struct_size; /* sizeof(marlin_exec_override) */
-  int32_t threads;      /* 128 or 256 */
-  int32_t thread_k;     /* BK: 64 or 128 */
-  int32_t thread_n;     /* BN: 64, 128 or 256 */
+  uint32_t struct_size;    /* sizeof(marlin_exec_override) */
+  int32_t threads;         /* 128 or 256 */
+  int32_t thread_k;        /* BK: 64 or 128 */
+  int32_t thread_n;        /* BN: 64, 128 or 256 */
   int32_t thread_m_blocks; /* 1..4 (16-row tiles) */
   int32_t m_block_size_8;  /* 1: the 8-row decode tile (M <= 8, 16-bit activations) */
   int32_t splits;          /* split-K factor, >= 1 */

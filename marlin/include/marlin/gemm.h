@@ -76,7 +76,6 @@ struct GemmArgs {
   const ExecOverride* exec_override = nullptr;
 };
 
-
 // Runs the GEMM on args.stream (asynchronously). Never throws, never aborts: every failure is a
 // Status whose message names the offending argument or the missing kernel.
 Status gemm(const GemmArgs& args);

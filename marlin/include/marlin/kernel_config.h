@@ -246,9 +246,10 @@ MARLIN_HOST_DEVICE constexpr int smem_reduce_bytes(const KernelConfig& c) {
 }
 
 MARLIN_HOST_DEVICE constexpr bool is_valid_config(const KernelConfig& c) {
-  const bool types = scalar_type_size_bits(c.a_type) >= 8 &&
-                     (scalar_type_size_bits(c.b_type) == 4 || scalar_type_size_bits(c.b_type) == 8) &&
-                     c.stages >= 2;
+  const bool types =
+      scalar_type_size_bits(c.a_type) >= 8 &&
+      (scalar_type_size_bits(c.b_type) == 4 || scalar_type_size_bits(c.b_type) == 8) &&
+      c.stages >= 2;
   return types && (uses_mma_body(c) ? mma_shape(c).valid : tile_shape(c).row_groups > 0);
 }
 

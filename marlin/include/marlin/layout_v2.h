@@ -72,14 +72,15 @@ MARLIN_HOST_DEVICE constexpr CodeLocation code_location(int64_t k, int64_t n, in
                                                         int bits) {
   const int pack = 32 / bits;
   const int64_t unit = (k / kUnitK) * (size_n / kUnitN) + n / kUnitN;
-  const int position = unit_position(static_cast<int>(k % kUnitK), static_cast<int>(n % kUnitN),
-                                     bits);
+  const int position =
+      unit_position(static_cast<int>(k % kUnitK), static_cast<int>(n % kUnitN), bits);
   return CodeLocation{unit * unit_words(bits) + position / pack, (position % pack) * bits};
 }
 
 // The 16 codes (k order) of column c (< 64) of one unit: 4 words, one per lane t of group c % 8.
 template <int kBits>
-MARLIN_HOST_DEVICE inline void unit_column_codes(const uint32_t* unit, int c, uint32_t (&codes)[16]) {
+MARLIN_HOST_DEVICE inline void unit_column_codes(const uint32_t* unit, int c,
+                                                 uint32_t (&codes)[16]) {
   const int j = c / 8, g = c % 8;
   constexpr uint32_t kMask = (1u << kBits) - 1u;
 #pragma unroll

@@ -55,14 +55,14 @@ __global__ void __launch_bounds__(threads) Marlin(MARLIN_KERNEL_PARAMS) {
       thread_n_blocks, thread_k_blocks, m_block_size_8, stages,    group_blocks, is_zp_float};
   static_assert(::marlin::is_valid_config(kCfg), "no thread layout fits this tile");
 
-#define MARLIN_BODY_ARGS                                                                        \
-  A, B, C, C_tmp, b_bias_ptr, a_scales_ptr, scales_ptr, global_scale_ptr, zp_ptr, g_idx,       \
+#define MARLIN_BODY_ARGS                                                                         \
+  A, B, C, C_tmp, b_bias_ptr, a_scales_ptr, scales_ptr, global_scale_ptr, zp_ptr, g_idx,         \
       num_groups, prob_m, prob_n, prob_k, lda, locks, has_bias, use_atomic_add, use_fp32_reduce, \
       max_shared_mem
   if constexpr (::marlin::uses_mma_body(kCfg)) {
-    ::marlin::detail::mma_body<a_type_id, b_type_id, c_type_id, s_type_id, threads,
-                               thread_m_blocks, thread_n_blocks, thread_k_blocks, m_block_size_8,
-                               stages, group_blocks, is_zp_float>(MARLIN_BODY_ARGS);
+    ::marlin::detail::mma_body<a_type_id, b_type_id, c_type_id, s_type_id, threads, thread_m_blocks,
+                               thread_n_blocks, thread_k_blocks, m_block_size_8, stages,
+                               group_blocks, is_zp_float>(MARLIN_BODY_ARGS);
   } else {
     ::marlin::detail::reference_body<a_type_id, b_type_id, c_type_id, s_type_id, threads,
                                      thread_m_blocks, thread_n_blocks, thread_k_blocks,

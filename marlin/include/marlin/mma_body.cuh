@@ -34,9 +34,8 @@ namespace detail {
 // Scale and zero point of `group` for column n, straight from global memory (channelwise and
 // act-order steps), as c-type 16-bit patterns.
 template <ScalarTypeId s_type, ScalarTypeId c_type, ScalarTypeId b_type, bool is_zp_float>
-__device__ __forceinline__ void global_group_params(const void* scales, const void* zp,
-                                                    int prob_n, int group, int n, uint32_t& s,
-                                                    uint32_t& z) {
+__device__ __forceinline__ void global_group_params(const void* scales, const void* zp, int prob_n,
+                                                    int group, int n, uint32_t& s, uint32_t& z) {
   const int64_t gn = static_cast<int64_t>(group) * prob_n + n;
   if constexpr (scalar_type_size_bits(s_type) == 16) {
     s = __ldg(static_cast<const unsigned short*>(scales) + gn);
@@ -50,8 +49,8 @@ __device__ __forceinline__ void global_group_params(const void* scales, const vo
     constexpr int kBits = TypeTraits<b_type>::kBits;
     constexpr int kPack = 32 / kBits;
     const int64_t word = static_cast<int64_t>(group) * (prob_n / kPack) + n / kPack;
-    const uint32_t q =
-        (__ldg(static_cast<const uint32_t*>(zp) + word) >> ((n % kPack) * kBits)) & ((1u << kBits) - 1u);
+    const uint32_t q = (__ldg(static_cast<const uint32_t*>(zp) + word) >> ((n % kPack) * kBits)) &
+                       ((1u << kBits) - 1u);
     z = mma::splat<c_type>(static_cast<float>(q)) & 0xFFFFu;
   }
 }
@@ -61,9 +60,9 @@ template <ScalarTypeId a_type_id, ScalarTypeId b_type_id, ScalarTypeId c_type_id
           int thread_k_blocks, bool m_block_size_8, int stages, int group_blocks, bool is_zp_float>
 __device__ __forceinline__ void mma_body(MARLIN_KERNEL_PARAMS) {
   using BTraits = TypeTraits<b_type_id>;
-  constexpr KernelConfig kCfg{a_type_id,       b_type_id,       c_type_id,      s_type_id,
-                              threads,         thread_m_blocks, thread_n_blocks, thread_k_blocks,
-                              m_block_size_8,  stages,          group_blocks,   is_zp_float};
+  constexpr KernelConfig kCfg{a_type_id,      b_type_id,       c_type_id,       s_type_id,
+                              threads,        thread_m_blocks, thread_n_blocks, thread_k_blocks,
+                              m_block_size_8, stages,          group_blocks,    is_zp_float};
   constexpr MmaShape kShape = mma_shape(kCfg);
   static_assert(kShape.valid, "no warp layout of the tensor-core body fits this tile");
   constexpr int kBM = kShape.bm;
@@ -93,8 +92,8 @@ __device__ __forceinline__ void mma_body(MARLIN_KERNEL_PARAMS) {
   using Fix = mma::FloatFix<b_type_id, c_type_id>;
   // Channelwise scales multiply the fp32 sums once at the end (B carries code - zero point):
   // fewer instructions per weight and no fp16 rounding of w * s. Grouped scales stay on the B
-  // side: a second accumulator set per group measured slower (122 instead of 78 registers per
-  // thread at M <= 16, so 4 instead of 6 resident blocks per SM; docs/benchmarks.md run 5).
+  // side: a second accumulator set per group (32 more registers per 16 rows) was measured and
+  // was not faster (docs/benchmarks.md run 4c).
   constexpr bool kScaleOut = kChannelwise;
   static_assert(!kZp || kBits == 4 || !is_zp_float, "float zero points are 4-bit only");
   (void)use_atomic_add, (void)use_fp32_reduce, (void)max_shared_mem, (void)num_groups,
@@ -202,7 +201,7 @@ __device__ __forceinline__ void mma_body(MARLIN_KERNEL_PARAMS) {
                                        tid);
           } else if constexpr (kIntZp) {
             copy_run<threads, kBN * kBits / 8>(slot + kZOff + r * (kBN * kBits / 8),
-                                                z_bytes + (gr * prob_n + n0) * kBits / 8, tid);
+                                               z_bytes + (gr * prob_n + n0) * kBits / 8, tid);
           }
         }
       }
@@ -494,8 +493,9 @@ __device__ __forceinline__ void mma_body(MARLIN_KERNEL_PARAMS) {
             for (int j = 0; j < 8; ++j) {
               const float lo = fmaf(acc[mt][j][2 * h], global_scale, bias[j][0]);
               const float hi = fmaf(acc[mt][j][2 * h + 1], global_scale, bias[j][1]);
-              const uint32_t packed = float_to_output_bits<c_type_id>(lo) |
-                                      (static_cast<uint32_t>(float_to_output_bits<c_type_id>(hi)) << 16);
+              const uint32_t packed =
+                  float_to_output_bits<c_type_id>(lo) |
+                  (static_cast<uint32_t>(float_to_output_bits<c_type_id>(hi)) << 16);
               c_out[(static_cast<int64_t>(row) * prob_n + col_of(j)) / 2] = packed;
             }
           }

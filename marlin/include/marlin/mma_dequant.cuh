@@ -57,18 +57,16 @@ __device__ __forceinline__ uint32_t splat(float v) {
   }
 }
 
-__device__ __forceinline__ uint32_t splat_bits(uint32_t bits16) {
-  return bits16 | (bits16 << 16);
-}
+__device__ __forceinline__ uint32_t splat_bits(uint32_t bits16) { return bits16 | (bits16 << 16); }
 
 // c-type factor that undoes the exponent shift of the float-code tricks below (1 for integers).
 template <ScalarTypeId b_type, ScalarTypeId c_type>
 struct FloatFix {
   // fp16: e4m3 codes land 2^8 low, e2m1 2^14 low; bf16: 2^120 and 2^126.
   static constexpr bool kNeeded = b_type == kFE4M3fn.id() || b_type == kFE2M1f.id();
-  static constexpr uint32_t kBits16 =
-      c_type == kFloat16.id() ? (b_type == kFE4M3fn.id() ? 0x5C00u : 0x7400u)
-                              : (b_type == kFE4M3fn.id() ? 0x7B80u : 0x7E80u);
+  static constexpr uint32_t kBits16 = c_type == kFloat16.id()
+                                          ? (b_type == kFE4M3fn.id() ? 0x5C00u : 0x7400u)
+                                          : (b_type == kFE4M3fn.id() ? 0x7B80u : 0x7E80u);
 };
 
 // Pair p (0..3) of a 4-bit word: codes at bits [4p, 4p+4) and [4p+16, 4p+20) -> value pair with

@@ -24,10 +24,10 @@
 #include <cstdint>
 
 #include "marlin/dequant.cuh"
-#include "marlin/kernel_common.cuh"
-#include "marlin/layout_v2.h"
 #include "marlin/kernel.h"
+#include "marlin/kernel_common.cuh"
 #include "marlin/kernel_config.h"
+#include "marlin/layout_v2.h"
 #include "marlin/scalar_type.h"
 #include "marlin/type_traits.cuh"
 
@@ -41,9 +41,9 @@ __device__ __forceinline__ void reference_body(MARLIN_KERNEL_PARAMS) {
   using ATraits = TypeTraits<a_type_id>;
   using BTraits = TypeTraits<b_type_id>;
 
-  constexpr KernelConfig kCfg{
-      a_type_id,       b_type_id,       c_type_id,      s_type_id, threads,      thread_m_blocks,
-      thread_n_blocks, thread_k_blocks, m_block_size_8, stages,    group_blocks, is_zp_float};
+  constexpr KernelConfig kCfg{a_type_id,      b_type_id,       c_type_id,       s_type_id,
+                              threads,        thread_m_blocks, thread_n_blocks, thread_k_blocks,
+                              m_block_size_8, stages,          group_blocks,    is_zp_float};
   static_assert(tile_shape(kCfg).row_groups > 0, "no thread layout fits this tile");
   constexpr TileShape kTile = tile_shape(kCfg);
   constexpr int kBM = kTile.bm;
@@ -227,7 +227,8 @@ __device__ __forceinline__ void reference_body(MARLIN_KERNEL_PARAMS) {
 #pragma unroll
             for (int j = 0; j < kTN; ++j) {
 #pragma unroll
-              for (int i = 0; i < kPack; ++i) w[j][i] = decode_code<b_type_id>(codes[j][wi * kPack + i]);
+              for (int i = 0; i < kPack; ++i)
+                w[j][i] = decode_code<b_type_id>(codes[j][wi * kPack + i]);
             }
 
             if constexpr (kActOrder) {
