@@ -42,7 +42,7 @@ cat > "${out}/run_gpu_tests.sh" <<'RUN'
 # Runs the GPU suite and the C ABI smoke test from this bundle; the suite's JSON report goes to
 # $1 (default gpu_report.json). Exits non-zero if either fails.
 cd "$(dirname "$0")"
-export MARLIN_LIBRARY=$PWD/libmarlin.so PYTHONPATH=python
+export MARLIN_LIBRARY=$PWD/libmarlin.so PYTHONPATH=python MARLIN_REQUIRE_GPU=1
 MARLIN_GPU_REPORT="${1:-gpu_report.json}" python3 -m pytest tests/gpu -q -p no:cacheprovider
 suite=$?
 python3 tests/cc/host_gpu_smoke.py

@@ -278,6 +278,10 @@ def _resolve_dtype(torch, dtype, scales):
         if scales is not None and scales.dtype in (torch.float16, torch.bfloat16):
             return scales.dtype
         return torch.float16
+    if not isinstance(dtype, (str, torch.dtype)):
+        raise TypeError(
+            f"dtype must be 'float16', 'bfloat16' or a torch dtype; got {type(dtype).__qualname__}"
+        )
     if isinstance(dtype, str):
         if dtype not in names:
             raise ValueError(
@@ -576,7 +580,7 @@ def _prepare_hqq(torch, p, packer):
             f"qweight has shape {list(qweight.shape)}; expected [{size_n}, {size_k}] (codes) or "
             f"[{size_n}, {size_k // 2}] (packed) for group_size={group_size}"
         )
-    dtype = _resolve_dtype(torch, p["dtype"] or "float16", None)
+    dtype = _resolve_dtype(torch, "float16" if p["dtype"] is None else p["dtype"], None)
     if p["check_finite"]:
         _check_finite(torch, scales, "scales")
         _check_finite(torch, zeros, "zeros")
@@ -731,6 +735,20 @@ def _check_one_device(infos) -> None:
             raise ValueError(f"{i.name} is a meta tensor: it holds no data to prepare")
 
 
+def _check_param_types(**params) -> None:
+    """name=(value, type, may_be_None): the scalar parameters, before any comparison."""
+    for name, (value, kind, optional) in params.items():
+        if value is None and optional:
+            continue
+        ok = isinstance(value, kind) and (kind is bool or not isinstance(value, bool))
+        if not ok:
+            want = {int: "an int", bool: "a bool", str: "a str"}[kind]
+            raise TypeError(
+                f"{name} must be {want}{' or None' if optional else ''}; "
+                f"got {type(value).__qualname__}"
+            )
+
+
 def prepare_weights(
     format: str,
     *,
@@ -784,6 +802,16 @@ def prepare_weights(
     check_finite: refuse NaN / inf in scales, float zero points and global_scale (default; it
     costs one device sync, once per weight); False keeps them.
     """
+    _check_param_types(
+        format=(format, str, False),
+        bits=(bits, int, True),
+        group_size=(group_size, int, True),
+        act_order=(act_order, bool, True),
+        zero_offset=(zero_offset, int, True),
+        activation=(activation, str, True),
+        packer=(packer, str, False),
+        check_finite=(check_finite, bool, False),
+    )
     if format not in FORMATS:
         raise ValueError(f"format {format!r} is not supported; valid: {', '.join(FORMATS)}")
     if activation not in ACTIVATIONS:

@@ -5,6 +5,8 @@ Environment:
   MARLIN_TEST_SEED     base seed (default: random, printed in the header and in failures)
   MARLIN_TEST_SCHEMES  comma-separated scheme names to limit the gemm matrix
   MARLIN_GPU_REPORT    write a JSON summary (per scheme pass/fail, worst errors) to this path
+  MARLIN_REQUIRE_GPU   1: a missing GPU, torch or libmarlin.so is an error, not a skip of every
+                       test (run_gpu_tests.sh of the GPU bundle and the Bazel targets set it)
 """
 
 from __future__ import annotations
@@ -48,6 +50,11 @@ def _skip_reason() -> str | None:
 
 
 _SKIP = _skip_reason()
+
+
+def pytest_configure(config):
+    if _SKIP and os.environ.get("MARLIN_REQUIRE_GPU") == "1":
+        raise pytest.UsageError(f"MARLIN_REQUIRE_GPU=1 but the GPU suite cannot run here: {_SKIP}")
 
 
 def pytest_report_header(config):

@@ -1,8 +1,9 @@
 """The ctypes mirror of the C ABI (marlin._lib) matches design.md section 10 and c_api.h.
 
-The struct field order and types are parsed from the C declarations (the design doc's block and,
-when present, marlin/include/marlin/c_api.h); with a C compiler, offsetof/sizeof from the real
-header are compared with ctypes' layout too.
+The struct field order and types are parsed from the C declarations (the design doc's block and
+marlin/include/marlin/c_api.h, both data dependencies of this test: a missing one fails it);
+offsetof/sizeof from the real header, compiled with cc, are compared with ctypes' layout too
+(cc is required under Bazel, optional outside).
 """
 
 import ctypes
@@ -117,20 +118,19 @@ def _read_header() -> str:
 
 
 def _sources():
-    out = []
-    if os.path.exists(DESIGN):
-        out.append(("design.md", _design_section_10))
-    if os.path.exists(HEADER):
-        out.append(("c_api.h", _read_header))
-    return out
+    for path in (DESIGN, HEADER):
+        if not os.path.exists(path):
+            pytest.fail(
+                f"{path} is missing: it is a data dependency of this test "
+                "(tests/python/BUILD.bazel), so the ABI cannot be compared"
+            )
+    return [("design.md", _design_section_10), ("c_api.h", _read_header)]
 
 
 @pytest.mark.parametrize("struct", sorted(STRUCTS))
 @pytest.mark.parametrize("source", ["design.md", "c_api.h"])
 def test_struct_fields_match(source, struct):
     srcs = dict(_sources())
-    if source not in srcs:
-        pytest.skip(f"{source} not found (c_api.h not written yet, or not in the runfiles)")
     fields = parse_struct(srcs[source](), struct)
     assert fields is not None, f"{struct} not found in {source}"
     assert fields == ctypes_fields(STRUCTS[struct])
@@ -161,8 +161,6 @@ def _compatible(c_type: str, py_type: str) -> bool:
 @pytest.mark.parametrize("source", ["design.md", "c_api.h"])
 def test_function_signatures_match(source):
     srcs = dict(_sources())
-    if source not in srcs:
-        pytest.skip(f"{source} not found (c_api.h not written yet, or not in the runfiles)")
     protos = parse_functions(srcs[source]())
     for name, (restype, argtypes) in _lib._SIGNATURES.items():
         assert name in protos, f"{name} is not declared in {source}"
@@ -176,8 +174,6 @@ def test_function_signatures_match(source):
 @pytest.mark.parametrize("source", ["design.md", "c_api.h"])
 def test_status_codes_match(source):
     srcs = dict(_sources())
-    if source not in srcs:
-        pytest.skip(f"{source} not found (c_api.h not written yet, or not in the runfiles)")
     text = _strip_comments(srcs[source]())
     found = {m.group(1): int(m.group(2)) for m in re.finditer(r"(MARLIN_\w+)\s*=\s*(\d+)", text)}
     for code, name in _lib.STATUS_NAMES.items():
@@ -195,9 +191,12 @@ def test_struct_sizes_on_lp64():
     assert _lib.GemmArgs.stream.offset == 8 * 22 + 16
 
 
-@pytest.mark.skipif(not os.path.exists(HEADER), reason="marlin/include/marlin/c_api.h not written")
-@pytest.mark.skipif(shutil.which("cc") is None, reason="no C compiler")
 def test_offsets_against_compiled_header(tmp_path):
+    _sources()
+    if shutil.which("cc") is None:
+        if os.environ.get("TEST_SRCDIR"):  # under Bazel, which builds C++ with it
+            pytest.fail("no C compiler (cc) on PATH")
+        pytest.skip("no C compiler")
     lines = ["#include <stdio.h>", "#include <stddef.h>", '#include "marlin/c_api.h"', ""]
     lines.append("int main(void) {")
     for sname, cls in STRUCTS.items():

@@ -521,3 +521,17 @@ def test_asymmetric_act_order_shard_is_refused():
     q = quant.quantize_gptq(torch.randn(1024, 128), group_size=128, act_order=True, sym=False)
     with pytest.raises(ValueError, match="act-order K shard .* scheme awq_int4 has kernels for"):
         marlin.prepare_weights("gptq", **_shard(q, 0, 512), packer="reference")
+
+
+def test_scalar_parameters_are_type_checked():
+    # Found by test_fuzz: tensors passed as bits / act_order / zero_offset / dtype raised
+    # torch's "Boolean value of Tensor ... is ambiguous" (RuntimeError) instead of naming them.
+    t = quant.quantize_gptq(torch.randn(256, 128), group_size=64).tensors
+    for name in ("bits", "act_order", "zero_offset"):
+        with pytest.raises(TypeError, match=rf"{name} must be a"):
+            marlin.prepare_weights("gptq", **dict(t, **{name: torch.zeros(0)}), packer="reference")
+    h = quant.quantize_hqq(torch.randn(256, 128)).tensors
+    with pytest.raises(TypeError, match="dtype must be 'float16', 'bfloat16' or a torch dtype"):
+        marlin.prepare_weights("hqq", **h, dtype=torch.zeros(0), packer="reference")
+    with pytest.raises(TypeError, match="check_finite must be a bool"):
+        marlin.prepare_weights("hqq", **h, check_finite=None, packer="reference")
