@@ -81,7 +81,8 @@ struct GemmArgs {
 Status gemm(const GemmArgs& args);
 
 // Workspace bytes gemm() needs for this problem (an upper bound; any larger buffer works).
-// Returns -1 for an a_type that is not an activation type or negative sizes.
+// Returns -1 for an a_type that is not an activation type, negative sizes, or sizes marlin_gemm
+// refuses (above int32, or a workspace that overflows int64).
 int64_t gemm_workspace_bytes(int64_t size_m, int64_t size_n, int64_t size_k, int64_t a_type,
                              bool has_act_order);
 
