@@ -33,7 +33,6 @@ struct KernelTable {
   int size = 0;
   bool fp8_activation_built = false;
   bool sm75_built = false;
-  bool sm80_built = false;
 };
 
 // The generated selector of this build (defined in gemm.cu, which includes kernel_selector.h).

@@ -19,7 +19,7 @@ namespace marlin {
 const KernelTable& kernel_table() {
   static const KernelTable table = {
       generated::kKernelConfigs,      generated::kKernelFiles, generated::kNumKernels,
-      generated::kFp8ActivationBuilt, generated::kSm75Built,   generated::kSm80Built,
+      generated::kFp8ActivationBuilt, generated::kSm75Built,
   };
   return table;
 }

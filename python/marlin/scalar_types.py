@@ -45,10 +45,6 @@ class ScalarType:
     def size_bits(self) -> int:
         return self.exponent + self.mantissa + int(self.signed)
 
-    @property
-    def is_float(self) -> bool:
-        return self.exponent != 0
-
     def __str__(self) -> str:
         return self.name
 
@@ -82,22 +78,6 @@ kFE4M3fn = BY_NAME["kFE4M3fn"]
 kFE2M1f = BY_NAME["kFE2M1f"]
 kFE8M0fnu = BY_NAME["kFE8M0fnu"]
 
-# Reference ids (marlin_reference.md, "ScalarType ids"); checked at import time.
-REFERENCE_IDS = {
-    "kFloat16": 1125899906910725,
-    "kBFloat16": 1125899906909960,
-    "kU4": 1125899906843648,
-    "kU4B8": 1125899907892224,
-    "kU8B128": 1125899923621888,
-    "kS8": 1125899906909952,
-    "kFE4M3fn": 2814749767172868,
-    "kFE2M1f": 562949953487106,
-    "kFE8M0fnu": 2814749767106568,
-}
-
-for _name, _id in REFERENCE_IDS.items():
-    assert BY_NAME[_name].id == _id, (_name, BY_NAME[_name].id, _id)
-
 
 def from_name(name: str) -> ScalarType:
     try:
@@ -113,12 +93,6 @@ def from_id(type_id: int) -> ScalarType:
         return BY_ID[int(type_id)]
     except KeyError:
         raise ValueError(f"unknown scalar type id {type_id}") from None
-
-
-def name_of(type_id: int) -> str:
-    """The name of an id, or the id in hex when it is not a known type."""
-    t = BY_ID.get(int(type_id))
-    return t.name if t is not None else hex(int(type_id))
 
 
 def selector_index(t: ScalarType) -> int:
@@ -158,16 +132,6 @@ def pack_kernel_key(
     for (_, shift, _), value in zip(_table.KEY_LAYOUT, values, strict=True):
         key |= value << shift
     return key
-
-
-# Torch / DLPack dtype names (as in marlin._tensors) of the types that have one.
-DTYPE_NAMES = {
-    "float16": kFloat16,
-    "bfloat16": kBFloat16,
-    "int8": kS8,
-    "float8_e4m3fn": kFE4M3fn,
-    "float8_e8m0fnu": kFE8M0fnu,
-}
 
 
 @dataclasses.dataclass(frozen=True)

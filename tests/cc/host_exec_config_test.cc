@@ -59,7 +59,6 @@ struct FakeTable {
     view.size = static_cast<int>(configs.size());
     view.fp8_activation_built = fp8;
     view.sm75_built = sm75;
-    view.sm80_built = true;
   }
 };
 
