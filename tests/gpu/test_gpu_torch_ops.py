@@ -1,0 +1,73 @@
+"""torch.ops.marlin.gemm on the GPU: torch.library.opcheck, torch.compile(fullgraph=True) and
+CUDA-graph capture / replay, against marlin.gemm and a float64 reference."""
+
+import pytest
+
+torch = pytest.importorskip("torch")
+
+from helpers import TOLERANCE  # noqa: E402
+from helpers import built  # noqa: E402
+
+import marlin  # noqa: E402
+from marlin import quant  # noqa: E402
+
+
+@pytest.fixture(scope="module")
+def layer():
+    if not built().get("gptq_int4"):
+        pytest.skip("scheme gptq_int4 not built in this libmarlin.so")
+    from marlin import torch_ops
+
+    torch.manual_seed(7)
+    q = quant.quantize_gptq(torch.randn(1024, 512, device="cuda"), group_size=128)
+    bias = torch.randn(512, device="cuda", dtype=torch.float16)
+    return torch_ops.QuantizedLinear.from_checkpoint("gptq", bias=bias, **q.tensors)
+
+
+def _ref(layer, x):
+    w = marlin.PreparedWeights(
+        b_q_weight=layer.b_q_weight, scales=layer.scales, zeros=layer.zeros, g_idx=layer.g_idx,
+        perm=layer.perm, b_type=marlin.scalar_types.from_id(layer._meta["b_type"]),
+        s_type=marlin.scalar_types.from_id(layer._meta["s_type"]),
+        group_size=layer._meta["group_size"], num_groups=layer._meta["num_groups"],
+        size_k=layer.in_features, size_n=layer.out_features,
+    )  # fmt: skip
+    return quant.reference_gemm(x, w, bias=layer.bias, dtype=torch.float64)
+
+
+def _close(y, ref):
+    err = float((y.double() - ref).abs().mean() / ref.abs().mean())
+    assert err < TOLERANCE, err
+
+
+def test_opcheck(layer):
+    x = torch.randn(7, 1024, device="cuda", dtype=torch.float16)
+    m = layer._meta
+    tensors = (layer.b_q_weight, layer.scales, layer.zeros, layer.g_idx, layer.perm)
+    args = (x, *tensors, layer.global_scale, layer.bias, None, *m.values(), None)
+    torch.library.opcheck(torch.ops.marlin.gemm.default, args)
+
+
+def test_compile_fullgraph(layer):
+    x = torch.randn(3, 5, 1024, device="cuda", dtype=torch.float16)
+    compiled = torch.compile(layer, fullgraph=True)
+    y = compiled(x)
+    _close(y.reshape(15, 512), _ref(layer, x.reshape(15, 1024)))
+
+
+def test_cuda_graph_replay(layer):
+    x = torch.randn(4, 1024, device="cuda", dtype=torch.float16)
+    layer(x)  # warm-up outside capture
+    graph = torch.cuda.CUDAGraph()
+    stream = torch.cuda.Stream()
+    stream.wait_stream(torch.cuda.current_stream())
+    with torch.cuda.stream(stream):
+        layer(x)
+    torch.cuda.current_stream().wait_stream(stream)
+    with torch.cuda.graph(graph):
+        y = layer(x)
+    for _ in range(2):
+        x.copy_(torch.randn_like(x))
+        graph.replay()
+        torch.cuda.synchronize()
+        _close(y, _ref(layer, x))
