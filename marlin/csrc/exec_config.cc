@@ -4,7 +4,6 @@
 
 #include <algorithm>
 #include <climits>
-#include <cmath>
 #include <cstdarg>
 #include <cstdint>
 #include <cstdio>
@@ -49,14 +48,7 @@ bool checked_round_up(int64_t a, int64_t b, int64_t* out) {
   return true;
 }
 
-bool is_16bit_activation(ScalarTypeId t) { return t == kFloat16.id() || t == kBFloat16.id(); }
-bool is_8bit_activation(ScalarTypeId t) { return t == kS8.id() || t == kFE4M3fn.id(); }
 bool is_output_type(ScalarTypeId t) { return is_16bit_activation(t); }
-bool is_weight_type(ScalarTypeId t) {
-  return t == kU4B8.id() || t == kU8B128.id() || t == kU4.id() || t == kU8.id() || t == kS4.id() ||
-         t == kS8.id() || t == kFE4M3fn.id() || t == kFE2M1f.id();
-}
-bool takes_zero_points(ScalarTypeId b) { return b == kU4.id() || b == kU8.id(); }
 bool is_nvfp4(ScalarTypeId b, ScalarTypeId s) { return b == kFE2M1f.id() && s == kFE4M3fn.id(); }
 bool is_mxfp4(ScalarTypeId b, ScalarTypeId s) { return b == kFE2M1f.id() && s == kFE8M0fnu.id(); }
 
@@ -595,15 +587,23 @@ const DispatchTable& measured_dispatch() {
   return table;
 }
 
-int choose_split_k(const GemmProblem& p, const DeviceLimits& device, const ExecPass& pass) {
-  // Only a single-launch problem (the workspace's C_tmp holds M x N partials), one ticket per
-  // tile in the locks.
-  if (pass.row_begin != 0 || pass.rows != p.m || pass.tiles <= 0 || device.num_sms <= 0 ||
-      pass.tiles > kLocksBytes / 4) {
-    return 1;
-  }
+namespace {
+
+// The most splits a pass can take (1: none): only a single-launch problem (the workspace's C_tmp
+// holds M x N partials) with one ticket per tile in the locks, at most max_split_k(M, N) partials
+// and whole BK steps per split.
+int64_t split_limit(const GemmProblem& p, const ExecPass& pass) {
+  if (pass.row_begin != 0 || pass.rows != p.m || pass.tiles > kLocksBytes / 4) return 1;
   const int64_t k_steps = p.k / (16 * pass.config.thread_k_blocks);
-  const int64_t max_splits = std::min<int64_t>(k_steps / kMinStepsPerSplit, max_split_k(p.m, p.n));
+  return std::min<int64_t>(max_split_k(p.m, p.n), k_steps);
+}
+
+}  // namespace
+
+int choose_split_k(const GemmProblem& p, const DeviceLimits& device, const ExecPass& pass) {
+  if (pass.tiles <= 0 || device.num_sms <= 0) return 1;
+  const int64_t k_steps = p.k / (16 * pass.config.thread_k_blocks);
+  const int64_t max_splits = std::min<int64_t>(k_steps / kMinStepsPerSplit, split_limit(p, pass));
   // Blocks that share an SM share its issue slots, so the time of a launch goes with the BK steps
   // of its busiest SM: ceil(tiles * S / #SMs) work items of ceil(steps / S) steps each, plus about
   // one step for the reduction through C_tmp. Fewest splits on ties.
@@ -644,8 +644,10 @@ const DispatchEntry* measured_entry(const DispatchTable& dispatch, const GemmPro
   for (int i = 0; i < dispatch.size; ++i) {
     const DispatchEntry& e = dispatch.entries[i];
     if (e.sms != device.num_sms || e.m != m) continue;
-    const double distance = std::fabs(std::log(static_cast<double>(p.k) / e.k)) +
-                            std::fabs(std::log(static_cast<double>(p.n) / e.n));
+    // |log(K / K')| + |log(N / N')|, compared through its exponential: no log per entry.
+    const auto ratio = [](double x, double y) { return x > y ? x / y : y / x; };
+    const double distance =
+        ratio(static_cast<double>(p.k), e.k) * ratio(static_cast<double>(p.n), e.n);
     if (best == nullptr || distance < best_distance) {
       best = &e;
       best_distance = distance;
@@ -684,16 +686,13 @@ Status forced_pass(const GemmProblem& p, const DeviceLimits& device, const Kerne
   const int bm = chosen.m_block_size_8 ? 8 : 16 * chosen.thread_m_blocks;
   pass->tiles = ceil_div(split, bm) * (p.n / (16 * chosen.thread_n_blocks));
   pass->splits = force.splits;
-  if (force.splits > 1) {
+  if (force.splits > split_limit(p, *pass)) {
     const int64_t k_steps = p.k / (16 * chosen.thread_k_blocks);
-    if (row != 0 || split != p.m || force.splits > max_split_k(p.m, p.n) ||
-        force.splits > k_steps || pass->tiles > kLocksBytes / 4) {
-      return InvalidArgument(format(
-          "forced splits=%d: needs one pass (M <= 64), at most max_split_k(M, N) = %d splits, at "
-          "most %lld BK steps and at most %lld tiles (this pass: %lld tiles)",
-          force.splits, max_split_k(p.m, p.n), (long long)k_steps, (long long)(kLocksBytes / 4),
-          (long long)pass->tiles));
-    }
+    return InvalidArgument(format(
+        "forced splits=%d: needs one pass (M <= 64), at most max_split_k(M, N) = %d splits, at "
+        "most %lld BK steps and at most %lld tiles (this pass: %lld tiles)",
+        force.splits, max_split_k(p.m, p.n), (long long)k_steps, (long long)(kLocksBytes / 4),
+        (long long)pass->tiles));
   }
   return Status::Ok();
 }
@@ -733,16 +732,12 @@ Status choose_exec_config(const GemmProblem& p, const DeviceLimits& device,
         measured.thread_n = e->thread_n;
         measured.thread_m_blocks = e->thread_m_blocks;
         measured.m_block_size_8 = e->m_block_size_8 && split <= 8;
-        // Fewer splits where the workspace, the BK steps or the tile count cannot take them.
+        measured.splits = 1;
         ExecPass pass;
-        for (int s = e->splits; s >= 1; --s) {
-          measured.splits = s;
-          if (forced_pass(p, device, table, measured, stages, row, split, &pass).ok()) {
-            passes->push_back(pass);
-            break;
-          }
-        }
-        if (!passes->empty() && passes->back().row_begin == row) {
+        if (forced_pass(p, device, table, measured, stages, row, split, &pass).ok()) {
+          // Fewer splits where the workspace, the BK steps or the tile count cannot take them.
+          pass.splits = static_cast<int>(std::min<int64_t>(e->splits, split_limit(p, pass)));
+          passes->push_back(pass);
           row += split;
           continue;
         }
