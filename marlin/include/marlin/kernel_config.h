@@ -149,7 +149,7 @@ MARLIN_HOST_DEVICE constexpr TileShape tile_shape(const KernelConfig& c) {
 // sm75 family is the 2-stage one, schemes.STAGES_SM75, and has no m16n8k16) run the tensor-core
 // body; 8-bit activations and sm_75 run the fp32 reference body.
 MARLIN_HOST_DEVICE constexpr bool uses_mma_body(const KernelConfig& c) {
-  return (c.a_type == kFloat16.id() || c.a_type == kBFloat16.id()) && c.stages > 2;
+  return is_16bit_activation(c.a_type) && c.stages > 2;
 }
 
 // How the tensor-core body covers one BM x BN x BK step: each warp owns 64 columns (one layout-v2
@@ -211,11 +211,8 @@ MARLIN_HOST_DEVICE constexpr int mma_b_bytes(const KernelConfig& c) {
 MARLIN_HOST_DEVICE constexpr int mma_s_bytes(const KernelConfig& c) {
   return staged_group_rows(c) * mma_shape(c).bn * scalar_bytes(c.s_type);
 }
-MARLIN_HOST_DEVICE constexpr bool has_zero_points(const KernelConfig& c) {
-  return c.b_type == kU4.id() || c.b_type == kU8.id();
-}
 MARLIN_HOST_DEVICE constexpr int mma_z_bytes(const KernelConfig& c) {
-  if (!has_zero_points(c)) return 0;
+  if (!takes_zero_points(c.b_type)) return 0;
   const int per_column_bits = c.is_zp_float ? 16 : scalar_type_size_bits(c.b_type);
   return staged_group_rows(c) * mma_shape(c).bn * per_column_bits / 8;
 }

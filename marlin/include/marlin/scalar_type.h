@@ -123,6 +123,23 @@ MARLIN_HOST_DEVICE constexpr int scalar_type_size_bits(ScalarTypeId id) {
                                 : 0;
 }
 
+// Type roles, for the kernel's static checks, the shared-memory layout and the host's argument
+// checks alike.
+MARLIN_HOST_DEVICE constexpr bool is_16bit_activation(ScalarTypeId t) {
+  return t == kFloat16.id() || t == kBFloat16.id();
+}
+MARLIN_HOST_DEVICE constexpr bool is_8bit_activation(ScalarTypeId t) {
+  return t == kS8.id() || t == kFE4M3fn.id();
+}
+MARLIN_HOST_DEVICE constexpr bool is_weight_type(ScalarTypeId t) {
+  return t == kU4B8.id() || t == kU8B128.id() || t == kU4.id() || t == kU8.id() || t == kS4.id() ||
+         t == kS8.id() || t == kFE4M3fn.id() || t == kFE2M1f.id();
+}
+// Integer weight types whose offset comes from runtime zero points rather than a fixed bias.
+MARLIN_HOST_DEVICE constexpr bool takes_zero_points(ScalarTypeId b) {
+  return b == kU4.id() || b == kU8.id();
+}
+
 // Upstream's constant name ("kU4B8"), or "unknown" for an id outside the list above. Host only:
 // it exists for error messages.
 inline const char* scalar_type_name(ScalarTypeId id) {

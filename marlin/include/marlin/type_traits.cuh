@@ -42,13 +42,10 @@ template <ScalarTypeId id>
 struct TypeTraits {
   static constexpr int kBits = scalar_type_size_bits(id);
   static constexpr int kBytes = kBits / 8;  // 0 for sub-byte types
-  static constexpr bool kIs16Bit = id == kFloat16.id() || id == kBFloat16.id();
-  static constexpr bool kIs8BitActivation = id == kS8.id() || id == kFE4M3fn.id();
-  // Integer weight types whose offset comes from runtime zero points rather than a fixed bias.
-  static constexpr bool kNeedsZeroPoint = id == kU4.id() || id == kU8.id();
-  static constexpr bool kIsWeightType = id == kU4.id() || id == kU4B8.id() || id == kU8.id() ||
-                                        id == kU8B128.id() || id == kS4.id() || id == kS8.id() ||
-                                        id == kFE4M3fn.id() || id == kFE2M1f.id();
+  static constexpr bool kIs16Bit = is_16bit_activation(id);
+  static constexpr bool kIs8BitActivation = is_8bit_activation(id);
+  static constexpr bool kNeedsZeroPoint = takes_zero_points(id);
+  static constexpr bool kIsWeightType = is_weight_type(id);
   // Values per 32-bit word of packed weights (design.md section 9: pack = 32 / bits).
   static constexpr int kPack = kBits > 0 ? 32 / kBits : 0;
 };
