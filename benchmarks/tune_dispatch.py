@@ -3,7 +3,7 @@
 Runs on the GPU machine from a bundle (tools/build_gpu_bundle.sh copies it next to
 gemm_bench.py). For each shape and M it times marlin.gemm with the dispatcher's own choice and
 with each candidate exec config forced through marlin_gemm_with_config (thread config x M tile x
-split-K factor), with gemm_bench.py's method (CUDA graph over rotating weight buffers, CUDA events,
+split-K factor), with gemm_bench.py's Timer (CUDA graph over rotating weight buffers, CUDA events,
 median of replays). The JSON it writes is the input of tools/dispatch_table.py, which derives
 marlin's dispatch table (marlin/csrc/dispatch_table.h) from it:
 
@@ -18,7 +18,6 @@ import contextlib
 import datetime
 import json
 import os
-import statistics
 import subprocess
 import sys
 import time
@@ -26,6 +25,9 @@ import time
 import torch
 from gemm_bench import MS  # the same folder: the bundle's benchmarks/
 from gemm_bench import SHAPES
+from gemm_bench import Timer
+from gemm_bench import clone_weights
+from gemm_bench import rel_error
 
 import marlin
 from marlin import _lib
@@ -58,46 +60,12 @@ def candidates(k: int, n: int, m: int, max_splits: int):
                 yield (threads, tk, tn, tmb, m8, s)
 
 
-class Timer:
-    """One CUDA graph replaying `calls` GEMMs over rotating weights; median replay / calls."""
-
-    def __init__(self, replays: int):
-        self.replays = replays
-        self.side = torch.cuda.Stream()
-
-    def time(self, fn_list) -> float:
-        torch.cuda.synchronize()
-        for fn in fn_list:  # eager pass (errors surface here, not inside capture)
-            fn()
-        self.side.wait_stream(torch.cuda.current_stream())
-        with torch.cuda.stream(self.side):
-            for fn in fn_list:
-                fn()
-        torch.cuda.current_stream().wait_stream(self.side)
-        graph = torch.cuda.CUDAGraph()
-        with torch.cuda.graph(graph):
-            for fn in fn_list:
-                fn()
-        for _ in range(3):
-            graph.replay()
-        torch.cuda.synchronize()
-        times = []
-        for _ in range(self.replays):
-            start, end = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
-            torch.cuda._sleep(20000)  # queue the replay behind a spin: no launch gaps timed
-            start.record()
-            graph.replay()
-            end.record()
-            end.synchronize()
-            times.append(start.elapsed_time(end) * 1000.0)
-        return statistics.median(times) / len(fn_list)
-
-
 class Case:
     """One (shape, M) problem: activations, rotating prepared weights, output, reference."""
 
-    def __init__(self, a, ws, out, work, ref, name):
+    def __init__(self, a, ws, out, work, ref, name, replays):
         self.a, self.ws, self.out, self.work, self.ref, self.name = a, ws, out, work, ref, name
+        self.replays = replays
 
     def call(self, w):
         return marlin.gemm(self.a, w, out=self.out, workspace=self.work)
@@ -112,11 +80,12 @@ class Case:
     def _measure(self, timer, label):
         try:
             self.call(self.ws[0])
-            err = float((self.out.float() - self.ref).abs().mean() / self.ref.abs().mean())
+            err = rel_error(self.out, self.ref)
             if not err < 0.01:
                 print(f"WRONG {self.name} {label}: rel err {err:.3e}", flush=True)
                 return None
-            return timer.time([lambda w=w: self.call(w) for w in self.ws])
+            calls = [lambda w=w: self.call(w) for w in self.ws]
+            return timer.median_us(timer.capture(calls), len(calls), self.replays)
         except marlin.MarlinError as e:
             return str(e).splitlines()[0][:120]
 
@@ -139,7 +108,7 @@ def main() -> int:
     ms = [int(x) for x in args.ms.split(",")]
     dtype = getattr(torch, args.dtype)
     torch.manual_seed(0)
-    timer = Timer(args.replays)
+    timer = Timer()
     rows, started = [], time.time()
     prop = torch.cuda.get_device_properties(0)
     header = {
@@ -168,10 +137,7 @@ def main() -> int:
         )
         w = marlin.prepare_weights("gptq", **q.tensors)
         copies = max(2, int(args.rotate_mb * 2**20 // (k * n // 2)) + 1)
-        ws = [w] + [
-            marlin.prepare_weights("gptq", **{**q.tensors, "qweight": q.tensors["qweight"].clone()})
-            for _ in range(copies - 1)
-        ]
+        ws = [w] + [clone_weights(w) for _ in range(copies - 1)]
         for m in ms:
             a = torch.randn(m, k, device="cuda", dtype=dtype)
             out = torch.empty(m, n, device="cuda", dtype=dtype)
@@ -179,7 +145,7 @@ def main() -> int:
             ref = quant.reference_gemm(a, w, dtype=torch.float32)
             max_splits = 8  # the library refuses what its workspace cannot take
 
-            case = Case(a, ws, out, work, ref, f"{k}x{n} m={m}")
+            case = Case(a, ws, out, work, ref, f"{k}x{n} m={m}", args.replays)
             auto = case.measure(timer, None, "auto")
             rows.append({"k": k, "n": n, "m": m, "config": "auto", "us": auto})
             best = None
