@@ -21,6 +21,29 @@ from marlin._prepare import PreparedWeights
 _C_DTYPES = (torch.float16, torch.bfloat16)
 
 
+def _weights(
+    b_q_weight, scales, zeros, g_idx, perm, global_scale, b_type, s_type, group_size, num_groups,
+    size_k, size_n, is_zp_float, is_k_full,
+) -> PreparedWeights:  # fmt: skip
+    """The PreparedWeights the op's tensor and int arguments describe."""
+    return PreparedWeights(
+        b_q_weight=b_q_weight,
+        scales=scales,
+        zeros=zeros,
+        g_idx=g_idx,
+        perm=perm,
+        b_type=st.from_id(b_type),
+        s_type=st.from_id(s_type),
+        group_size=group_size,
+        num_groups=num_groups,
+        size_k=size_k,
+        size_n=size_n,
+        is_zp_float=is_zp_float,
+        global_scale=global_scale,
+        is_k_full=is_k_full,
+    )
+
+
 @torch.library.custom_op("marlin::gemm", mutates_args=())
 def _gemm_op(
     a: torch.Tensor,
@@ -42,22 +65,10 @@ def _gemm_op(
     is_k_full: bool,
     out_dtype: torch.dtype | None,
 ) -> torch.Tensor:
-    w = PreparedWeights(
-        b_q_weight=b_q_weight,
-        scales=scales,
-        zeros=zeros,
-        g_idx=g_idx,
-        perm=perm,
-        b_type=st.from_id(b_type),
-        s_type=st.from_id(s_type),
-        group_size=group_size,
-        num_groups=num_groups,
-        size_k=size_k,
-        size_n=size_n,
-        is_zp_float=is_zp_float,
-        global_scale=global_scale,
-        is_k_full=is_k_full,
-    )
+    w = _weights(
+        b_q_weight, scales, zeros, g_idx, perm, global_scale, b_type, s_type, group_size,
+        num_groups, size_k, size_n, is_zp_float, is_k_full,
+    )  # fmt: skip
     out = None
     if out_dtype is not None:
         out = torch.empty((a.shape[0], size_n), dtype=out_dtype, device=a.device)
@@ -147,6 +158,11 @@ class QuantizedLinear(torch.nn.Module):
             self.register_buffer(name, value if isinstance(value, torch.Tensor) else None)
         self.register_buffer("bias", bias)
         self.in_features, self.out_features = w.size_k, w.size_n
+
+    def prepared(self) -> PreparedWeights:
+        """The layer's weights as PreparedWeights (for marlin.gemm or marlin.quant)."""
+        tensors = [getattr(self, n) for n in ("b_q_weight", "scales", "zeros", "g_idx", "perm")]
+        return _weights(*tensors, self.global_scale, **self._meta)
 
     @classmethod
     def from_checkpoint(cls, format: str, bias=None, **tensors) -> QuantizedLinear:

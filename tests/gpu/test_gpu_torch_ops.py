@@ -8,7 +8,6 @@ torch = pytest.importorskip("torch")
 from helpers import TOLERANCE  # noqa: E402
 from helpers import built  # noqa: E402
 
-import marlin  # noqa: E402
 from marlin import quant  # noqa: E402
 
 
@@ -25,14 +24,7 @@ def layer():
 
 
 def _ref(layer, x):
-    w = marlin.PreparedWeights(
-        b_q_weight=layer.b_q_weight, scales=layer.scales, zeros=layer.zeros, g_idx=layer.g_idx,
-        perm=layer.perm, b_type=marlin.scalar_types.from_id(layer._meta["b_type"]),
-        s_type=marlin.scalar_types.from_id(layer._meta["s_type"]),
-        group_size=layer._meta["group_size"], num_groups=layer._meta["num_groups"],
-        size_k=layer.in_features, size_n=layer.out_features,
-    )  # fmt: skip
-    return quant.reference_gemm(x, w, bias=layer.bias, dtype=torch.float64)
+    return quant.reference_gemm(x, layer.prepared(), bias=layer.bias, dtype=torch.float64)
 
 
 def _close(y, ref):
