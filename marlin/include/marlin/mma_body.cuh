@@ -126,15 +126,22 @@ __device__ __forceinline__ void mma_body(MARLIN_KERNEL_PARAMS) {
   const uint8_t* const z_bytes = reinterpret_cast<const uint8_t*>(zp_ptr);
   const float global_scale = kHasGlobalScale ? __ldg(global_scale_ptr) : 1.f;
 
-  // Shared-memory address of this lane's ldmatrix row for 16-row tile mt, slice s, in slot 0.
-  // Logical chunk ch of row r sits at physical chunk ch ^ (r % 8).
-  auto a_frag_addr = [&](int mt, int s) -> uint32_t {
-    const int r = mt * 16 + (m_block_size_8 ? lane % 8 : lane % 16);
+  // Per-lane shared-memory offsets within a ring slot, fixed for the whole kernel. A: the lane's
+  // ldmatrix row of 16-row tile 0 for the i-th slice of its run (logical chunk ch of row r sits
+  // at physical chunk ch ^ (r % 8), the same for every tile since tiles are 16 rows apart). B:
+  // the lane's 16 or 32 bytes of unit wn of that slice.
+  const uint32_t smem_base = static_cast<uint32_t>(__cvta_generic_to_shared(smem));
+  uint32_t a_frag_off[kSpw];
+  uint32_t b_frag_off[kSpw];
+#pragma unroll
+  for (int i = 0; i < kSpw; ++i) {
+    const int s = wk * kSpw + i;
+    const int r = m_block_size_8 ? lane % 8 : lane % 16;
     const int ch = 2 * s + (m_block_size_8 ? (lane / 8) % 2 : lane / 16);
-    const int phys = ch ^ (r % 8);
-    return static_cast<uint32_t>(__cvta_generic_to_shared(smem + kAOff)) +
-           static_cast<uint32_t>(r * kBK * 2 + phys * 16);
-  };
+    a_frag_off[i] = static_cast<uint32_t>(kAOff + r * kBK * 2 + (ch ^ (r % 8)) * 16);
+    b_frag_off[i] = static_cast<uint32_t>(
+        kBOff + ((s * kUnitsPerSlice + wn) * kUnitWords + lane * kLaneWords) * 4);
+  }
 
 #pragma unroll 1
   for (int item = blockIdx.x; item < num_items; item += gridDim.x) {
@@ -146,14 +153,17 @@ __device__ __forceinline__ void mma_body(MARLIN_KERNEL_PARAMS) {
     const int n0 = (tile / m_tiles) * kBN;
     const int tile_rows = min(kBM, prob_m - m0);
 
-    // Per-thread copy offsets, computed once per tile: a step's copies only add kt * stride.
+    // Per-thread copy sources, set once per tile at step kt_begin and advanced by a constant
+    // stride per step: the copies of a step cost one add each.
     constexpr int kAChunks = kBM * kAChunksPerRow;
     constexpr int kACopies = (kAChunks + threads - 1) / threads;
     constexpr int kSliceBytes = kUnitsPerSlice * kUnitWords * 4;
     constexpr int kBChunks = (kBK / 16) * (kSliceBytes / 16);
     constexpr int kBCopies = (kBChunks + threads - 1) / threads;
     const int64_t slice_stride = n_units * (kUnitWords * 4);  // bytes between k-slabs of B
-    const uint8_t* const b_tile = b_bytes + static_cast<int64_t>(n0 / kUnitN) * (kUnitWords * 4);
+    const int64_t b_step_stride = (kBK / 16) * slice_stride;
+    const uint8_t* const b_tile = b_bytes + static_cast<int64_t>(n0 / kUnitN) * (kUnitWords * 4) +
+                                  static_cast<int64_t>(kt_begin) * b_step_stride;
     const uint8_t* a_src[kACopies];
     int a_dst[kACopies];
     bool a_valid[kACopies];
@@ -164,33 +174,38 @@ __device__ __forceinline__ void mma_body(MARLIN_KERNEL_PARAMS) {
       const int ch = i % kAChunksPerRow;
       a_valid[it] = r < tile_rows && (kAChunks % threads == 0 || i < kAChunks);
       // Rows past prob_m point at row m0 (always valid) and copy nothing.
-      a_src[it] = a_bytes + static_cast<int64_t>(m0 + (r < tile_rows ? r : 0)) * lda * 2 + ch * 16;
+      a_src[it] = a_bytes + static_cast<int64_t>(m0 + (r < tile_rows ? r : 0)) * lda * 2 + ch * 16 +
+                  static_cast<int64_t>(kt_begin) * (kBK * 2);
       a_dst[it] = kAOff + r * kBK * 2 + ((ch ^ (r % 8)) * 16);
     }
-    int64_t b_src[kBCopies];
+    const uint8_t* b_src[kBCopies];
 #pragma unroll
     for (int it = 0; it < kBCopies; ++it) {
       const int i = (tid + it * threads) % kBChunks;
-      b_src[it] = (i / (kSliceBytes / 16)) * slice_stride + (i % (kSliceBytes / 16)) * 16;
+      b_src[it] = b_tile + (i / (kSliceBytes / 16)) * slice_stride + (i % (kSliceBytes / 16)) * 16;
     }
 
-    auto load_stage = [&](int kt) {
-      uint8_t* const slot = smem + (kt % stages) * kStageBytes;
+    // Loads step load_kt into slot load_slot, then advances both: steps are loaded in order.
+    int load_kt = kt_begin;
+    int load_slot = 0;
+    auto load_next_stage = [&]() {
+      uint8_t* const slot = smem + load_slot * kStageBytes;
 #pragma unroll
       for (int it = 0; it < kACopies; ++it) {
         if (kAChunks % threads != 0 && tid + it * threads >= kAChunks) break;
-        copy16(slot + a_dst[it], a_src[it] + static_cast<int64_t>(kt) * (kBK * 2), a_valid[it]);
+        copy16(slot + a_dst[it], a_src[it], a_valid[it]);
+        a_src[it] += kBK * 2;
       }
       // B: per 16-row slice, the tile's units are one contiguous run.
-      const uint8_t* const b_step = b_tile + static_cast<int64_t>(kt) * (kBK / 16) * slice_stride;
 #pragma unroll
       for (int it = 0; it < kBCopies; ++it) {
         const int i = tid + it * threads;
         if (kBChunks % threads != 0 && i >= kBChunks) break;
-        copy16(slot + kBOff + i * 16, b_step + b_src[it], true);
+        copy16(slot + kBOff + i * 16, b_src[it], true);
+        b_src[it] += b_step_stride;
       }
       if constexpr (kGroupRows > 0) {
-        const int first_group = static_cast<int>(static_cast<int64_t>(kt) * kBK / kGroupK);
+        const int first_group = static_cast<int>(static_cast<int64_t>(load_kt) * kBK / kGroupK);
 #pragma unroll
         for (int r = 0; r < kGroupRows; ++r) {
           const int64_t gr = first_group + r;
@@ -205,6 +220,8 @@ __device__ __forceinline__ void mma_body(MARLIN_KERNEL_PARAMS) {
           }
         }
       }
+      ++load_kt;
+      load_slot = load_slot == stages - 1 ? 0 : load_slot + 1;
     };
 
     // B-side scale / zero point operands (c-type pairs) for the lane's 8 B columns 8j + g,
@@ -233,6 +250,85 @@ __device__ __forceinline__ void mma_body(MARLIN_KERNEL_PARAMS) {
       }
     }
 
+    // Staged scales and zero points of row r of a slot (grouped schemes).
+    auto read_staged_params = [&](const uint8_t* slot, int r) {
+      const uint8_t* srow = slot + kSOff + r * kBN * kSBytes;
+#pragma unroll
+      for (int j = 0; j < 8; ++j) {
+        const int col = wn * 64 + 8 * j + g;
+        uint32_t s16;
+        if constexpr (kSBytes == 2) {
+          s16 = *reinterpret_cast<const unsigned short*>(srow + col * 2);
+        } else {
+          s16 = mma::scale_bits16<s_type_id, c_type_id>(srow[col]);
+        }
+        uint32_t z16 = 0;
+        if constexpr (is_zp_float) {
+          z16 = *reinterpret_cast<const unsigned short*>(slot + kZOff + (r * kBN + col) * 2);
+        } else if constexpr (kIntZp) {
+          const uint8_t* zrow = slot + kZOff + r * (kBN * kBits / 8);
+          const uint32_t word = *reinterpret_cast<const uint32_t*>(zrow + (col * kBits / 32) * 4);
+          const uint32_t q = (word >> ((col % (32 / kBits)) * kBits)) & ((1u << kBits) - 1u);
+          z16 = mma::splat<c_type_id>(static_cast<float>(q)) & 0xFFFFu;
+        }
+        set_params(j, s16, z16);
+      }
+    };
+
+    // Act-order: the scales of the lane's four rows of slice s of step kt, per row group.
+    auto read_act_order_params = [&](int kt, int s) {
+      // The lane's four rows usually share one group (sorted g_idx); per row otherwise.
+      const int k0 = kt * kBK + s * 16;
+      const int grp[4] = {__ldg(g_idx + k0 + 2 * t), __ldg(g_idx + k0 + 2 * t + 1),
+                          __ldg(g_idx + k0 + 2 * t + 8), __ldg(g_idx + k0 + 2 * t + 9)};
+#pragma unroll
+      for (int j = 0; j < 8; ++j) {
+        const int n = n0 + wn * 64 + 8 * j + g;
+        uint32_t s16[4], z16[4];
+        global_group_params<s_type_id, c_type_id, b_type_id, is_zp_float>(
+            scales_ptr, zp_ptr, prob_n, grp[0], n, s16[0], z16[0]);
+        if (grp[1] == grp[0] && grp[2] == grp[0] && grp[3] == grp[0]) {
+          s16[1] = s16[2] = s16[3] = s16[0];
+          z16[1] = z16[2] = z16[3] = z16[0];
+        } else {
+#pragma unroll
+          for (int e = 1; e < 4; ++e) {
+            global_group_params<s_type_id, c_type_id, b_type_id, is_zp_float>(
+                scales_ptr, zp_ptr, prob_n, grp[e], n, s16[e], z16[e]);
+          }
+        }
+        sc[j][0] = s16[0] | (s16[1] << 16);
+        sc[j][1] = s16[2] | (s16[3] << 16);
+        zc[j][0] = z16[0] | (z16[1] << 16);
+        zc[j][1] = z16[2] | (z16[3] << 16);
+      }
+    };
+
+    // A operands (one ldmatrix per 16 rows; x2 for the 8-row tile, rows 8-15 zero) and this
+    // lane's B words of the i-th slice of its run, from the slot at byte offset slot_off.
+    struct Frags {
+      uint32_t a[kMT][4];
+      uint32_t b[kLaneWords];
+    };
+    auto load_frags = [&](uint32_t slot_off, int i, Frags& f) {
+#pragma unroll
+      for (int mt = 0; mt < kMT; ++mt) {
+        const uint32_t addr = smem_base + slot_off + a_frag_off[i] + mt * 16 * kBK * 2;
+        if constexpr (m_block_size_8) {
+          mma::ldmatrix_x2(f.a[mt][0], f.a[mt][2], addr);
+          f.a[mt][1] = f.a[mt][3] = 0u;
+        } else {
+          mma::ldmatrix_x4(f.a[mt], addr);
+        }
+      }
+      const uint8_t* bsrc = smem + slot_off + b_frag_off[i];
+#pragma unroll
+      for (int v = 0; v < kLaneWords / 4; ++v) {
+        const uint4 q = *reinterpret_cast<const uint4*>(bsrc + v * 16);
+        f.b[4 * v] = q.x, f.b[4 * v + 1] = q.y, f.b[4 * v + 2] = q.z, f.b[4 * v + 3] = q.w;
+      }
+    };
+
     float acc[kMT][8][4];
 #pragma unroll
     for (int mt = 0; mt < kMT; ++mt) {
@@ -242,137 +338,94 @@ __device__ __forceinline__ void mma_body(MARLIN_KERNEL_PARAMS) {
         for (int e = 0; e < 4; ++e) acc[mt][j][e] = 0.f;
       }
     }
-    int current_group = -1;
+
+    // Dequantize the slice's B words and multiply: eight column blocks of 8.
+    auto multiply = [&](const Frags& f) {
+      auto finish = [&](uint32_t v, int j, int half) -> uint32_t {
+        if constexpr (Fix::kNeeded) v = mma::mul2<c_type_id>(v, mma::splat_bits(Fix::kBits16));
+        if constexpr (kScaleOut) {
+          return kZp ? mma::sub2<c_type_id>(v, zc[j][half]) : v;
+        } else {
+          return mma::apply_zero_scale<c_type_id, kZp>(v, zc[j][half], sc[j][half]);
+        }
+      };
+#pragma unroll
+      for (int j = 0; j < 8; ++j) {
+        uint32_t b0, b1;
+        if constexpr (kBits == 4) {
+          const uint32_t w = f.b[j / 2];
+          if (j % 2 == 0) {
+            b0 = finish(mma::code_pair4<b_type_id, c_type_id, 0>(w), j, 0);
+            b1 = finish(mma::code_pair4<b_type_id, c_type_id, 1>(w), j, 1);
+          } else {
+            b0 = finish(mma::code_pair4<b_type_id, c_type_id, 2>(w), j, 0);
+            b1 = finish(mma::code_pair4<b_type_id, c_type_id, 3>(w), j, 1);
+          }
+        } else {
+          b0 = finish(mma::code_pair8<b_type_id, c_type_id, 0>(f.b[j]), j, 0);
+          b1 = finish(mma::code_pair8<b_type_id, c_type_id, 1>(f.b[j]), j, 1);
+        }
+#pragma unroll
+        for (int mt = 0; mt < kMT; ++mt) mma::mma_16816<c_type_id>(acc[mt][j], f.a[mt], b0, b1);
+      }
+    };
+
+    // Grouped scales: a group spanning whole BK steps changes only at a step boundary; smaller
+    // groups are staged as kGroupRows rows per step and picked per slice.
+    constexpr bool kGroupPerStep = kGroupRows > 0 && kGroupK >= kBK;
+    static_assert(!kGroupPerStep || kGroupK % kBK == 0, "groups span whole BK steps");
+    constexpr int kStepsPerGroup = kGroupPerStep ? kGroupK / kBK : 1;
+    int current_row = -1;  // staged row last read (groups smaller than a step)
 
 #pragma unroll 1
     for (int kt = kt_begin; kt < kt_begin + stages - 1; ++kt) {
-      if (kt < kt_end) load_stage(kt);
+      if (kt < kt_end) load_next_stage();
       copy_commit();
     }
+    // Register double buffering: the fragments of the next slice (across a step boundary, the
+    // next step's first slice) are read from shared memory while the current slice multiplies.
+    // The ring's barrier therefore sits before a step's last slice, once the next step landed.
+    copy_wait<stages - 2>();
+    __syncthreads();  // step kt_begin visible
+    Frags cur;
+    uint32_t read_off = 0;  // slot offset of step kt
+    if (kt_begin < kt_end) load_frags(read_off, 0, cur);
 
 #pragma unroll 1
     for (int kt = kt_begin; kt < kt_end; ++kt) {
-      copy_wait<stages - 2>();
-      __syncthreads();  // step kt visible; nobody still reads the slot refilled next
-      if (kt + stages - 1 < kt_end) load_stage(kt + stages - 1);
-      copy_commit();
-
-      const int slot_off = (kt % stages) * kStageBytes;
-      const uint8_t* const slot = smem + slot_off;
-
+      const uint8_t* const slot = smem + read_off;
+      const uint32_t next_off = read_off == (stages - 1) * kStageBytes ? 0 : read_off + kStageBytes;
+      if constexpr (kGroupPerStep) {
+        if (kt == kt_begin || (kt % kStepsPerGroup) == 0) read_staged_params(slot, 0);
+      }
 #pragma unroll
       for (int i = 0; i < kSpw; ++i) {
         const int s = wk * kSpw + i;  // slice within the BK step
-
-        // Scales and zero points of this slice: staged rows of the BK step, read when the
-        // slice starts a new group (warp-uniform).
-        if constexpr (kGroupRows > 0) {
-          const int group = (kt * kBK + s * 16) / kGroupK;
-          if (group != current_group) {
-            current_group = group;
-            const int r = kGroupRows > 1 ? (s * 16) / kGroupK : 0;
-            const uint8_t* srow = slot + kSOff + r * kBN * kSBytes;
-#pragma unroll
-            for (int j = 0; j < 8; ++j) {
-              const int col = wn * 64 + 8 * j + g;
-              uint32_t s16;
-              if constexpr (kSBytes == 2) {
-                s16 = *reinterpret_cast<const unsigned short*>(srow + col * 2);
-              } else {
-                s16 = mma::scale_bits16<s_type_id, c_type_id>(srow[col]);
-              }
-              uint32_t z16 = 0;
-              if constexpr (is_zp_float) {
-                z16 = *reinterpret_cast<const unsigned short*>(slot + kZOff + (r * kBN + col) * 2);
-              } else if constexpr (kIntZp) {
-                const uint8_t* zrow = slot + kZOff + r * (kBN * kBits / 8);
-                const uint32_t word =
-                    *reinterpret_cast<const uint32_t*>(zrow + (col * kBits / 32) * 4);
-                const uint32_t q = (word >> ((col % (32 / kBits)) * kBits)) & ((1u << kBits) - 1u);
-                z16 = mma::splat<c_type_id>(static_cast<float>(q)) & 0xFFFFu;
-              }
-              set_params(j, s16, z16);
-            }
+        if constexpr (kGroupRows > 0 && !kGroupPerStep) {
+          const int r = (s * 16) / kGroupK;
+          if (r != current_row || i == 0) {
+            current_row = r;
+            read_staged_params(slot, r);
           }
         } else if constexpr (kActOrder) {
-          // The lane's four rows usually share one group (sorted g_idx); per row otherwise.
-          const int k0 = kt * kBK + s * 16;
-          const int grp[4] = {__ldg(g_idx + k0 + 2 * t), __ldg(g_idx + k0 + 2 * t + 1),
-                              __ldg(g_idx + k0 + 2 * t + 8), __ldg(g_idx + k0 + 2 * t + 9)};
-#pragma unroll
-          for (int j = 0; j < 8; ++j) {
-            const int n = n0 + wn * 64 + 8 * j + g;
-            uint32_t s16[4], z16[4];
-            global_group_params<s_type_id, c_type_id, b_type_id, is_zp_float>(
-                scales_ptr, zp_ptr, prob_n, grp[0], n, s16[0], z16[0]);
-            if (grp[1] == grp[0] && grp[2] == grp[0] && grp[3] == grp[0]) {
-              s16[1] = s16[2] = s16[3] = s16[0];
-              z16[1] = z16[2] = z16[3] = z16[0];
-            } else {
-#pragma unroll
-              for (int e = 1; e < 4; ++e) {
-                global_group_params<s_type_id, c_type_id, b_type_id, is_zp_float>(
-                    scales_ptr, zp_ptr, prob_n, grp[e], n, s16[e], z16[e]);
-              }
-            }
-            sc[j][0] = s16[0] | (s16[1] << 16);
-            sc[j][1] = s16[2] | (s16[3] << 16);
-            zc[j][0] = z16[0] | (z16[1] << 16);
-            zc[j][1] = z16[2] | (z16[3] << 16);
-          }
+          read_act_order_params(kt, s);
         }
-
-        // A operands: one ldmatrix per 16 rows (x2 for the 8-row tile; rows 8-15 are zero).
-        uint32_t a[kMT][4];
-#pragma unroll
-        for (int mt = 0; mt < kMT; ++mt) {
-          const uint32_t addr = a_frag_addr(mt, s) + static_cast<uint32_t>(slot_off);
-          if constexpr (m_block_size_8) {
-            mma::ldmatrix_x2(a[mt][0], a[mt][2], addr);
-            a[mt][1] = a[mt][3] = 0u;
-          } else {
-            mma::ldmatrix_x4(a[mt], addr);
-          }
+        Frags next;
+        if (i + 1 < kSpw) {
+          load_frags(read_off, i + 1, next);
+        } else {
+          // Step kt + 1 complete and visible; every warp is past step kt - 1, whose slot the
+          // load of step kt + stages - 1 refills.
+          copy_wait<stages - 3>();
+          __syncthreads();
+          if (load_kt < kt_end) load_next_stage();
+          copy_commit();
+          if (kt + 1 < kt_end) load_frags(next_off, 0, next);
         }
-
-        // B: this lane's words of unit wn of slice s.
-        uint32_t bw[kLaneWords];
-        const uint8_t* bsrc =
-            slot + kBOff + ((s * kUnitsPerSlice + wn) * kUnitWords + lane * kLaneWords) * 4;
-#pragma unroll
-        for (int v = 0; v < kLaneWords / 4; ++v) {
-          const uint4 q = *reinterpret_cast<const uint4*>(bsrc + v * 16);
-          bw[4 * v] = q.x, bw[4 * v + 1] = q.y, bw[4 * v + 2] = q.z, bw[4 * v + 3] = q.w;
-        }
-
-        auto finish = [&](uint32_t v, int j, int half) -> uint32_t {
-          if constexpr (Fix::kNeeded) v = mma::mul2<c_type_id>(v, mma::splat_bits(Fix::kBits16));
-          if constexpr (kScaleOut) {
-            return kZp ? mma::sub2<c_type_id>(v, zc[j][half]) : v;
-          } else {
-            return mma::apply_zero_scale<c_type_id, kZp>(v, zc[j][half], sc[j][half]);
-          }
-        };
-#pragma unroll
-        for (int j = 0; j < 8; ++j) {
-          uint32_t b0, b1;
-          if constexpr (kBits == 4) {
-            const uint32_t w = bw[j / 2];
-            if (j % 2 == 0) {
-              b0 = finish(mma::code_pair4<b_type_id, c_type_id, 0>(w), j, 0);
-              b1 = finish(mma::code_pair4<b_type_id, c_type_id, 1>(w), j, 1);
-            } else {
-              b0 = finish(mma::code_pair4<b_type_id, c_type_id, 2>(w), j, 0);
-              b1 = finish(mma::code_pair4<b_type_id, c_type_id, 3>(w), j, 1);
-            }
-          } else {
-            b0 = finish(mma::code_pair8<b_type_id, c_type_id, 0>(bw[j]), j, 0);
-            b1 = finish(mma::code_pair8<b_type_id, c_type_id, 1>(bw[j]), j, 1);
-          }
-#pragma unroll
-          for (int mt = 0; mt < kMT; ++mt) mma::mma_16816<c_type_id>(acc[mt][j], a[mt], b0, b1);
-        }
+        multiply(cur);
+        cur = next;
       }
+      read_off = next_off;
     }
 
     // Channelwise scales multiply the whole sum once.

@@ -69,6 +69,20 @@ struct FloatFix {
                                           : (b_type == kFE4M3fn.id() ? 0x7B80u : 0x7E80u);
 };
 
+// (x & mask) | bits in one LOP3. Written as PTX because C's `&` then `|` of two immediates
+// compiles to two LOP3s (the instruction takes one immediate), one more per weight pair.
+template <uint32_t kMask, uint32_t kBits>
+__device__ __forceinline__ uint32_t and_or(uint32_t x) {
+#if defined(__CUDA_ARCH__)
+  uint32_t r;
+  // LUT for (a & b) | c, with a = 0xF0, b = 0xCC, c = 0xAA.
+  asm("lop3.b32 %0, %1, %2, %3, 0xEA;\n" : "=r"(r) : "r"(x), "n"(kMask), "n"(kBits));
+  return r;
+#else
+  return (x & kMask) | kBits;
+#endif
+}
+
 // Pair p (0..3) of a 4-bit word: codes at bits [4p, 4p+4) and [4p+16, 4p+20) -> value pair with
 // the type's fixed bias removed (kU4B8: q - 8; kU4: q, zero points come later; e2m1 * 2^-x).
 template <ScalarTypeId b_type, ScalarTypeId c_type, int p>
@@ -92,20 +106,20 @@ __device__ __forceinline__ uint32_t code_pair4(uint32_t word) {
       constexpr float kBias = b_type == kU4B8.id() ? 8.f : 0.f;
       const uint32_t base = p >= 2 ? word >> 8 : word;
       if constexpr (p % 2 == 0) {
-        const uint32_t x = (base & 0x000F000Fu) | kMagic;
+        const uint32_t x = and_or<0x000F000Fu, kMagic>(base);
         return to_bits(__hsub2(from_bits<T>(x), from_bits<T>(splat<c_type>(1024.f + kBias))));
       } else {
-        const uint32_t x = (base & 0x00F000F0u) | kMagic;
+        const uint32_t x = and_or<0x00F000F0u, kMagic>(base);
         return to_bits(__hfma2(from_bits<T>(x), from_bits<T>(splat<c_type>(1.f / 16.f)),
                                from_bits<T>(splat<c_type>(-(64.f + kBias)))));
       }
     } else if constexpr (b_type == kS4.id()) {
       // Two's complement nibble: flip the sign bit, then it is an offset-8 code.
-      const uint32_t x = ((w ^ 0x00080008u) & 0x000F000Fu) | kMagic;
+      const uint32_t x = and_or<0x000F000Fu, kMagic>(w ^ 0x00080008u);
       return to_bits(__hsub2(from_bits<T>(x), from_bits<T>(splat<c_type>(kMagicValue + 8.f))));
     } else {
       constexpr float kBias = b_type == kU4B8.id() ? 8.f : 0.f;
-      const uint32_t x = (w & 0x000F000Fu) | kMagic;
+      const uint32_t x = and_or<0x000F000Fu, kMagic>(w);
       return to_bits(__hsub2(from_bits<T>(x), from_bits<T>(splat<c_type>(kMagicValue + kBias))));
     }
   }
