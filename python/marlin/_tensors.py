@@ -299,19 +299,23 @@ def _from_cai(x, name: str) -> TensorInfo:
 # ---------------------------------------------------------------------------------------------
 
 
+_TORCH_DTYPE_NAMES = {}  # torch.dtype -> "float16", ...: str(dtype) costs more than a lookup
+
+
 def _from_torch(x, name: str) -> TensorInfo:
-    dtype = str(x.dtype).removeprefix("torch.")
-    dev = x.device
+    dtype = _TORCH_DTYPE_NAMES.get(x.dtype)
+    if dtype is None:
+        dtype = _TORCH_DTYPE_NAMES[x.dtype] = str(x.dtype).removeprefix("torch.")
+    # is_cuda / get_device are the cheap reads of the device (marlin.gemm describes per call).
+    if x.is_cuda:
+        device_type, device_index, ptr = "cuda", x.get_device(), x.data_ptr()
+    else:
+        dev = x.device
+        device_type, device_index = dev.type, dev.index
+        ptr = x.data_ptr() if device_type != "meta" else 0
+    # torch.Size and stride() are tuples of ints already.
     return TensorInfo(
-        name=name,
-        ptr=int(x.data_ptr()) if dev.type != "meta" else 0,
-        shape=tuple(int(d) for d in x.shape),
-        strides=tuple(int(s) for s in x.stride()),
-        dtype=dtype,
-        device_type=dev.type,
-        device_index=dev.index,
-        kind="torch",
-        owner=x,
+        name, ptr, tuple(x.shape), x.stride(), dtype, device_type, device_index, "torch", x
     )
 
 
