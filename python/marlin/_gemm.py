@@ -17,6 +17,8 @@ or the workspace).
 
 from __future__ import annotations
 
+import dataclasses
+import operator
 import re
 
 from marlin import _lib
@@ -49,6 +51,9 @@ _S_DTYPES = {
     st.kFE8M0fnu: ("uint8", "float8_e8m0fnu"),
 }
 _WEIGHT_INT_FIELDS = ("size_k", "size_n", "num_groups", "group_size")
+# Every field of the weights, read in one call: a plan describes weights whose fields are still
+# the very objects it was built from.
+_WEIGHT_FIELDS = operator.attrgetter(*(f.name for f in dataclasses.fields(PreparedWeights)))
 
 
 def _stream_handle(stream, name: str = "stream"):
@@ -135,10 +140,11 @@ class _WeightsPlan:
     weights' part of marlin_gemm_args (a template each call copies), the device they are on and
     the facts about them that depend on the call (scales and zero-point dtypes).
 
-    Cached on the weights object (PreparedWeights drops it when an attribute is assigned);
-    `still_describes` also notices a torch tensor whose storage was replaced in place."""
+    Cached on the weights object; `still_describes` notices a field assigned since (a different
+    object) and a torch tensor whose storage was replaced in place."""
 
     __slots__ = (
+        "fields",
         "args",
         "size_k",
         "size_n",
@@ -154,6 +160,7 @@ class _WeightsPlan:
     )
 
     def __init__(self, w: PreparedWeights):
+        self.fields = _WEIGHT_FIELDS(w)
         for field in _WEIGHT_INT_FIELDS:
             value = getattr(w, field)
             if isinstance(value, bool) or not isinstance(value, int):
@@ -239,16 +246,18 @@ class _WeightsPlan:
             is_zp_float=int(bool(w.is_zp_float)),
         )
 
-    def still_describes(self) -> bool:
-        """False when a torch tensor of the weights was re-pointed in place (set_, .data =)."""
+    def still_describes(self, w: PreparedWeights) -> bool:
+        """False when a field of w was assigned since, or one of its torch tensors was re-pointed
+        in place (set_, .data =)."""
+        if not all(map(operator.is_, _WEIGHT_FIELDS(w), self.fields)):
+            return False
         return all(tensor.data_ptr() == ptr for tensor, ptr in self.torch_ptrs)
 
 
 def _weights_plan(w: PreparedWeights) -> _WeightsPlan:
     plan = w.__dict__.get(_GEMM_PLAN)
-    if plan is None or not plan.still_describes():
-        plan = _WeightsPlan(w)
-        w.__dict__[_GEMM_PLAN] = plan  # not through __setattr__, which drops it
+    if plan is None or not plan.still_describes(w):
+        plan = w.__dict__[_GEMM_PLAN] = _WeightsPlan(w)
     return plan
 
 

@@ -105,12 +105,9 @@ class PreparedWeights:
     activation: str | None = None
     is_k_full: bool = True  # False: an act-order K shard (group_size 0, scales by g_idx only)
 
-    # marlin.gemm checks and describes the weights once and keeps the result here (_GEMM_PLAN,
-    # not a field); assigning any attribute drops it, and copies and pickles never carry it.
-    def __setattr__(self, name, value):
-        self.__dict__.pop(_GEMM_PLAN, None)
-        object.__setattr__(self, name, value)
-
+    # marlin.gemm checks and describes the weights once and keeps the result in __dict__
+    # (_GEMM_PLAN, not a field; it notices fields assigned since). Pickles and copies never carry
+    # it: a deep copy's tensors are new memory.
     def __getstate__(self):
         state = dict(self.__dict__)
         state.pop(_GEMM_PLAN, None)

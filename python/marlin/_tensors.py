@@ -35,7 +35,7 @@ ITEMSIZE = {
 CUDA_DEVICE_TYPES = ("cuda", "cuda_managed")
 
 
-@dataclasses.dataclass
+@dataclasses.dataclass(slots=True)
 class TensorInfo:
     """What marlin needs to know about one array argument."""
 
@@ -69,11 +69,12 @@ class TensorInfo:
         return self.numel * self.itemsize
 
     def is_contiguous(self) -> bool:
+        shape, strides = self.shape, self.strides
         expected = 1
-        for size, stride in zip(reversed(self.shape), reversed(self.strides), strict=True):
-            if size != 1 and stride != expected:
+        for i in range(len(shape) - 1, -1, -1):
+            if shape[i] != 1 and strides[i] != expected:
                 return False
-            expected *= size
+            expected *= shape[i]
         return True
 
     @property
@@ -360,6 +361,9 @@ def require_cuda(info: TensorInfo) -> TensorInfo:
 
 
 def describe_cuda(x, name: str) -> TensorInfo:
+    torch = sys.modules.get("torch")
+    if torch is not None and isinstance(x, torch.Tensor) and x.is_cuda:
+        return _from_torch(x, name)  # the per-call common case: nothing to refuse
     return require_cuda(describe(x, name))
 
 
@@ -374,6 +378,8 @@ def expect_dtype(info: TensorInfo, allowed) -> None:
 
 def expect_shape(info: TensorInfo, shape: tuple, what: str = "") -> None:
     """shape entries may be None (any size)."""
+    if info.shape == shape:
+        return
     ok = len(info.shape) == len(shape) and all(
         want is None or got == want for got, want in zip(info.shape, shape, strict=True)
     )

@@ -667,7 +667,7 @@ def weights_like(w):
     return marlin.PreparedWeights(**{f: getattr(w, f) for f in w.__dataclass_fields__})
 
 
-def test_assigning_a_field_drops_the_cached_description(fake_lib):
+def test_an_assigned_field_replaces_the_cached_description(fake_lib):
     w = weights()
     call(w=w)
     w.scales = arr((3, N), "float16")
@@ -695,9 +695,22 @@ def test_a_torch_weight_repointed_in_place_is_described_again():
         def data_ptr(self):
             return self.ptr
 
-    plan = _gemm._WeightsPlan(weights())
+    w = weights()
+    plan = _gemm._WeightsPlan(w)
     tensor = Tensor(0x1000)
     plan.torch_ptrs = [(tensor, 0x1000)]
-    assert plan.still_describes()
+    assert plan.still_describes(w)
     tensor.ptr = 0x2000  # e.g. scales.set_(other) or scales.data = other
-    assert not plan.still_describes()
+    assert not plan.still_describes(w)
+
+
+def test_an_assigned_field_is_described_again():
+    w = weights()
+    plan = _gemm._WeightsPlan(w)
+    assert plan.still_describes(w)
+    w.is_k_full = False
+    assert not plan.still_describes(w)
+    w = weights()
+    plan = _gemm._WeightsPlan(w)
+    w.scales = arr((2, N), "float16")  # same shape, other memory
+    assert not plan.still_describes(w)
