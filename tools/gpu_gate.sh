@@ -54,9 +54,11 @@ step "tune"
 timeout 200 python3 benchmarks/tune_dispatch.py --out "${out}/tune_h200.json" > "${out}/tune.log" 2>&1
 tail -1 "${out}/tune.log"
 step "host overhead"
-timeout 60 python3 benchmarks/host_overhead.py 2>&1 | tee "${out}/host_overhead.md"
+timeout 120 python3 benchmarks/host_overhead.py --out "${out}/host_overhead.json" 2>&1 |
+  tee "${out}/host_overhead.md"
 
-cp "${out}/gpu_report.json" "${out}/tune_h200.json" "${out}/suite.log" "${final}/" 2>/dev/null
+cp "${out}/gpu_report.json" "${out}/tune_h200.json" "${out}/suite.log" \
+  "${out}/host_overhead.json" "${final}/" 2>/dev/null
 for f in smoke memcheck racecheck kgc kgc_jit tune host_overhead; do
   printf '\n==== %s\n' "${f}"
   tail -n 40 "${out}/${f}.log" "${out}/${f}.md" 2>/dev/null

@@ -25,6 +25,10 @@ inline Status check_device_pointer(const void* pointer, const char* name, int de
   if (pointer == nullptr) return Status::Ok();
   cudaPointerAttributes attributes{};
   const cudaError_t error = cudaPointerGetAttributes(&attributes, pointer);
+  if (error == cudaSuccess && attributes.type == cudaMemoryTypeDevice &&
+      attributes.device == device) {
+    return Status::Ok();  // the per-call case: no message to format
+  }
   char where[64];
   snprintf(where, sizeof(where), "%p", pointer);
   if (error != cudaSuccess) {

@@ -277,6 +277,11 @@ Status validate_gemm_args(const GemmArgs& args, GemmProblem* problem) {
   if (p.n % 64 != 0) {
     return InvalidArgument(format("size_n (%lld) must be a multiple of 64", (long long)p.n));
   }
+  // Every thread config walks K in BK = 64 or 128 rows.
+  if (p.k % 64 != 0) {
+    return InvalidArgument(
+        format("size_k (%lld) must be a multiple of 64 (the smallest K tile)", (long long)p.k));
+  }
   p.lda = args.lda == 0 ? p.k : args.lda;
   if (p.lda < p.k) {
     return InvalidArgument(
@@ -423,7 +428,7 @@ Status validate_gemm_args(const GemmArgs& args, GemmProblem* problem) {
   }
   p.has_bias = args.b_bias != nullptr;
 
-  // --- workspace
+  // --- workspace (an empty batch uses none: then it may be NULL or small, like a and c)
   const WorkspaceLayout layout = workspace_layout(p.m, p.n, p.k, p.a_elem_bytes, p.act_order);
   if (layout.total_bytes < 0) {  // unreachable with int32 sizes; kept as the overflow guard
     return InvalidArgument(
@@ -431,13 +436,13 @@ Status validate_gemm_args(const GemmArgs& args, GemmProblem* problem) {
                "overflows int64",
                (long long)p.m, (long long)p.n, (long long)p.k));
   }
-  if (args.workspace == nullptr) {
+  if (p.m > 0 && args.workspace == nullptr) {
     return InvalidArgument(
         format("workspace is NULL: this call needs %lld bytes "
                "(marlin_gemm_workspace_bytes), zero-initialised",
                (long long)layout.total_bytes));
   }
-  if (args.workspace_bytes < layout.total_bytes) {
+  if (p.m > 0 && args.workspace_bytes < layout.total_bytes) {
     return InvalidArgument(
         format("workspace is too small: %lld bytes given, this call needs %lld "
                "(marlin_gemm_workspace_bytes)",
@@ -460,6 +465,7 @@ Status validate_gemm_args(const GemmArgs& args, GemmProblem* problem) {
     return InvalidArgument("a overlaps workspace: act-order writes a permuted copy of a there");
   }
 
+  p.workspace = layout;
   *problem = p;
   return Status::Ok();
 }

@@ -41,6 +41,19 @@ const KernelTable& kernel_table();
 // Index of `config` in `table` (binary search on pack_kernel_key), or -1.
 int find_kernel(const KernelTable& table, const KernelConfig& config);
 
+// Where gemm() puts its scratch inside the caller's workspace. Locks come first (split-K tickets,
+// one int32 per output tile; the kernel leaves them at 0 again), then the act-order copy of A,
+// then C_tmp, the split-K partial sums: max_split_k(M, N) slices of fp32 [M, N].
+struct WorkspaceLayout {
+  int64_t locks_offset = 0;
+  int64_t locks_bytes = 0;
+  int64_t a_perm_offset = 0;
+  int64_t a_perm_bytes = 0;
+  int64_t c_tmp_offset = 0;
+  int64_t c_tmp_bytes = 0;
+  int64_t total_bytes = 0;
+};
+
 // A validated call, reduced to what the kernel choice and the launch need.
 struct GemmProblem {
   ScalarTypeId a_type = 0, b_type = 0, c_type = 0, s_type = 0;
@@ -54,20 +67,9 @@ struct GemmProblem {
   bool has_bias = false;
   int a_elem_bytes = 2;
   int c_elem_bytes = 2;
+  WorkspaceLayout workspace;  // computed once, by validate_gemm_args; the launches use it
 };
 
-// Where gemm() puts its scratch inside the caller's workspace. Locks come first (split-K tickets,
-// one int32 per output tile; the kernel leaves them at 0 again), then the act-order copy of A,
-// then C_tmp, the split-K partial sums: max_split_k(M, N) slices of fp32 [M, N].
-struct WorkspaceLayout {
-  int64_t locks_offset = 0;
-  int64_t locks_bytes = 0;
-  int64_t a_perm_offset = 0;
-  int64_t a_perm_bytes = 0;
-  int64_t c_tmp_offset = 0;
-  int64_t c_tmp_bytes = 0;
-  int64_t total_bytes = 0;
-};
 inline constexpr int64_t kLocksBytes = 4096;  // 1024 int32: one per output tile when split
 // Split-K (design.md section 10): only problems of at most kSplitKMaxRows rows (one launch), at
 // most kMaxSplitK splits, and C_tmp of at most kSplitKScratchBytes.
@@ -89,7 +91,9 @@ Status workspace_bytes_for(int64_t size_m, int64_t size_n, int64_t size_k, int64
                            bool has_act_order, int64_t* bytes);
 
 // Every check that needs no GPU: types, sizes, strides, alignment, optional-argument
-// consistency, workspace size, overlaps. On success fills *problem.
+// consistency, workspace size, overlaps. The one validator of a gemm call: the Python package
+// checks only what the C arguments cannot carry (tensor objects, dtypes, devices, strides). On
+// success fills *problem, including its workspace layout.
 Status validate_gemm_args(const GemmArgs& args, GemmProblem* problem);
 
 // Rules that depend on the GPU and the build but not on the shape: compute capability >= 7.5,

@@ -10,6 +10,7 @@
 
 #include "marlin/csrc/cuda_checks.h"
 #include "marlin/csrc/exec_config.h"
+#include "marlin/csrc/kernel_args.h"
 #include "marlin/gemm.h"
 #include "marlin/kernel.h"
 #include "marlin/kernel_selector.h"  // generated (design.md section 8)
@@ -114,57 +115,44 @@ Status launch_pass(const GemmArgs& args, const GemmProblem& p, const DeviceLimit
   Status status = prepare_kernel(device, pass, &blocks_per_sm);
   if (!status.ok()) return status;
 
-  // Kernel parameters, typed exactly as MARLIN_KERNEL_PARAMS (cudaLaunchKernel copies by size).
-  const int4* A = reinterpret_cast<const int4*>(static_cast<const char*>(a_base) +
+  KernelArgs kernel_args;
+  kernel_args.A = reinterpret_cast<const int4*>(static_cast<const char*>(a_base) +
                                                 pass.row_begin * lda * p.a_elem_bytes);
-  const int4* B = static_cast<const int4*>(args.b_q_weight);
-  int4* C =
+  kernel_args.B = static_cast<const int4*>(args.b_q_weight);
+  kernel_args.C =
       reinterpret_cast<int4*>(static_cast<char*>(args.c) + pass.row_begin * p.n * p.c_elem_bytes);
   // Split-K: C_tmp set and exactly tiles * splits blocks (launch contract); else neither.
-  float* C_tmp = pass.splits > 1 ? c_tmp : nullptr;
-  const int4* b_bias_ptr = static_cast<const int4*>(args.b_bias);
-  const float* a_scales_ptr = args.a_scales != nullptr ? args.a_scales + pass.row_begin : nullptr;
-  const int4* scales_ptr = static_cast<const int4*>(args.b_scales);
-  const float* global_scale_ptr = args.global_scale;
-  const int4* zp_ptr = static_cast<const int4*>(args.b_zeros);
-  const int* g_idx = p.group_blocks == 0 ? args.g_idx : nullptr;
-  int num_groups = static_cast<int>(p.num_groups);
-  int prob_m = static_cast<int>(pass.rows);
-  int prob_n = static_cast<int>(p.n);
-  int prob_k = static_cast<int>(p.k);
-  int lda_int = static_cast<int>(lda);
-  bool has_bias = p.has_bias;
-  bool use_atomic_add = args.use_atomic_add;
-  bool use_fp32_reduce = args.use_fp32_reduce;
-  int max_shared_mem = pass.shared_mem_bytes;  // what this launch actually has
-  void* params[] = {&A,
-                    &B,
-                    &C,
-                    &C_tmp,
-                    &b_bias_ptr,
-                    &a_scales_ptr,
-                    &scales_ptr,
-                    &global_scale_ptr,
-                    &zp_ptr,
-                    &g_idx,
-                    &num_groups,
-                    &prob_m,
-                    &prob_n,
-                    &prob_k,
-                    &lda_int,
-                    &locks,
-                    &has_bias,
-                    &use_atomic_add,
-                    &use_fp32_reduce,
-                    &max_shared_mem};
+  kernel_args.C_tmp = pass.splits > 1 ? c_tmp : nullptr;
+  kernel_args.b_bias_ptr = static_cast<const int4*>(args.b_bias);
+  kernel_args.a_scales_ptr = args.a_scales != nullptr ? args.a_scales + pass.row_begin : nullptr;
+  kernel_args.scales_ptr = static_cast<const int4*>(args.b_scales);
+  kernel_args.global_scale_ptr = args.global_scale;
+  kernel_args.zp_ptr = static_cast<const int4*>(args.b_zeros);
+  kernel_args.g_idx = p.group_blocks == 0 ? args.g_idx : nullptr;
+  kernel_args.num_groups = static_cast<int>(p.num_groups);
+  kernel_args.prob_m = static_cast<int>(pass.rows);
+  kernel_args.prob_n = static_cast<int>(p.n);
+  kernel_args.prob_k = static_cast<int>(p.k);
+  kernel_args.lda = static_cast<int>(lda);
+  kernel_args.locks = locks;
+  kernel_args.has_bias = p.has_bias;
+  kernel_args.use_atomic_add = args.use_atomic_add;
+  kernel_args.use_fp32_reduce = args.use_fp32_reduce;
+  kernel_args.max_shared_mem = pass.shared_mem_bytes;  // what this launch actually has
 
   const int64_t resident = static_cast<int64_t>(device.num_sms) * blocks_per_sm;
-  const unsigned grid =
-      static_cast<unsigned>(pass.splits > 1 ? pass.tiles * pass.splits
-                                            : std::max<int64_t>(1, std::min(pass.tiles, resident)));
-  const cudaError_t error = cudaLaunchKernel(
-      reinterpret_cast<const void*>(generated::kKernelFns[pass.kernel_index]), dim3(grid),
-      dim3(pass.config.threads), params, static_cast<size_t>(pass.shared_mem_bytes), stream);
+  cudaLaunchConfig_t launch{};
+  launch.gridDim = dim3(static_cast<unsigned>(
+      pass.splits > 1 ? pass.tiles * pass.splits
+                      : std::max<int64_t>(1, std::min(pass.tiles, resident))));
+  launch.blockDim = dim3(pass.config.threads);
+  launch.dynamicSmemBytes = static_cast<size_t>(pass.shared_mem_bytes);
+  launch.stream = stream;
+  // The typed launch: kKernelFns holds MarlinKernelFn, and kernel_args.h checks that the fields
+  // match its parameters in type and name, so no argument is converted or shifted on the way.
+  const MarlinKernelFn kernel = generated::kKernelFns[pass.kernel_index];
+  const cudaError_t error = apply_in_kernel_order(
+      kernel_args, [&](auto... values) { return cudaLaunchKernelEx(&launch, kernel, values...); });
   if (error != cudaSuccess) {
     (void)cudaGetLastError();  // reported here; do not leave it for the caller's next check
     return cuda_error(error, std::string("launching marlin kernel ") +
@@ -213,7 +201,7 @@ Status gemm_impl(const GemmArgs& args) {
   if (!status.ok()) return status;
 
   cudaStream_t stream = static_cast<cudaStream_t>(args.stream);
-  const WorkspaceLayout layout = workspace_layout(p.m, p.n, p.k, p.a_elem_bytes, p.act_order);
+  const WorkspaceLayout& layout = p.workspace;  // validate_gemm_args computed it
   char* workspace = static_cast<char*>(args.workspace);
   int* locks = reinterpret_cast<int*>(workspace + layout.locks_offset);
   float* c_tmp = reinterpret_cast<float*>(workspace + layout.c_tmp_offset);

@@ -22,8 +22,10 @@ from marlin._lib import MARLIN_ERR_INVALID_ARGUMENT
 from marlin._lib import MARLIN_ERR_NO_KERNEL
 from marlin._lib import MARLIN_ERR_UNSUPPORTED_DEVICE
 from marlin._lib import MARLIN_OK
+from marlin._lib import MarlinArgumentError
 from marlin._lib import MarlinError
 from marlin._lib import MarlinLibraryError
+from marlin._lib import MarlinTypeError
 from marlin._lib import is_available
 from marlin._lib import library_candidates
 from marlin._prepare import FORMATS
@@ -38,8 +40,10 @@ __all__ = [
     "MARLIN_ERR_UNSUPPORTED_DEVICE",
     "MARLIN_OK",
     "KernelConfig",
+    "MarlinArgumentError",
     "MarlinError",
     "MarlinLibraryError",
+    "MarlinTypeError",
     "PreparedWeights",
     "abi_version",
     "built_schemes",

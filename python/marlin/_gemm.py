@@ -1,21 +1,31 @@
 """marlin.gemm: C[M, N] = A[M, K] @ W[K, N] (+ bias) over libmarlin's marlin_gemm.
 
-Every argument is checked here, before the library is loaded or anything reaches the GPU; each
-error is a TypeError (wrong kind / dtype) or ValueError (device, shape, layout) naming the
-argument. torch is used only when the caller passes torch tensors or when marlin must allocate
-(the output or the workspace).
+One validator: marlin_gemm checks every rule of the call (sizes, types, alignment, optional
+arguments, groups, workspace size, overlaps: validate_gemm_args in marlin/csrc/exec_config.cc)
+before it touches the GPU. Python checks only what the C arguments cannot carry: that each
+argument is an array on a CUDA device, its dtype, shape and strides, and the PreparedWeights
+fields the library never sees (activation, group_size, is_k_full). Python's errors are a
+TypeError (wrong kind / dtype) or ValueError (device, shape, layout) naming the argument; the
+library's become MarlinArgumentError (a ValueError; MarlinTypeError, also a TypeError, for its
+type rules), with its C field names translated to marlin.gemm's (c: out, b_scales: w.scales).
+
+Per call the work is small: the weights are checked and described once (cached on the
+PreparedWeights, see _WeightsPlan), and the C struct is a copy of their prefilled template.
+torch is used only when the caller passes torch tensors or when marlin must allocate (the output
+or the workspace).
 """
 
 from __future__ import annotations
 
-import contextlib
+import dataclasses
+import operator
+import re
 
 from marlin import _lib
 from marlin import scalar_types as st
+from marlin._prepare import _GEMM_PLAN
 from marlin._prepare import PreparedWeights
-from marlin._tensors import TensorInfo
 from marlin._tensors import describe_cuda
-from marlin._tensors import expect_aligned
 from marlin._tensors import expect_contiguous
 from marlin._tensors import expect_dtype
 from marlin._tensors import expect_shape
@@ -30,16 +40,20 @@ _A_TYPES = {
     "int8": st.kS8,
     "float8_e4m3fn": st.kFE4M3fn,
 }
+_A_TYPE_IDS = {name: t.id for name, t in _A_TYPES.items()}
 _ACTIVATION_OF = {"int8": "int8", "float8_e4m3fn": "fp8"}
-_C_TYPES = {"float16": st.kFloat16, "bfloat16": st.kBFloat16}
+_C_TYPE_IDS = {"float16": st.kFloat16.id, "bfloat16": st.kBFloat16.id}
+# Tensor dtypes that hold each scale type; the library checks that s_type fits the call.
 _S_DTYPES = {
     st.kFloat16: ("float16",),
     st.kBFloat16: ("bfloat16",),
     st.kFE4M3fn: ("float8_e4m3fn", "uint8"),
     st.kFE8M0fnu: ("uint8", "float8_e8m0fnu"),
 }
-MIN_K_TILE = 64  # thread_k_blocks >= 4
-MIN_N_TILE = 64  # thread_n_blocks >= 4
+_WEIGHT_INT_FIELDS = ("size_k", "size_n", "num_groups", "group_size")
+# Every field of the weights, read in one call: a plan describes weights whose fields are still
+# the very objects it was built from.
+_WEIGHT_FIELDS = operator.attrgetter(*(f.name for f in dataclasses.fields(PreparedWeights)))
 
 
 def _stream_handle(stream, name: str = "stream"):
@@ -60,13 +74,9 @@ def _stream_handle(stream, name: str = "stream"):
 
 
 def _a_type_of(a_dtype) -> st.ScalarType:
-    """The activation ScalarType of a dtype name, torch dtype or ScalarType (else an error)."""
+    """The ScalarType of a dtype name, torch dtype or ScalarType (the library checks that it is
+    an activation type)."""
     if isinstance(a_dtype, st.ScalarType):
-        if a_dtype not in _A_TYPES.values():
-            raise ValueError(
-                f"a_dtype {a_dtype} is not an activation type; valid: "
-                + ", ".join(str(t) for t in _A_TYPES.values())
-            )
         return a_dtype
     name = a_dtype if isinstance(a_dtype, str) else None
     if name is None and type(a_dtype).__name__ == "dtype" and hasattr(a_dtype, "is_floating_point"):
@@ -87,7 +97,8 @@ def workspace_bytes(size_m: int, size_n: int, size_k: int, a_dtype="float16", ac
     """Bytes of zeroed workspace marlin.gemm needs for this problem (loads the library).
 
     Sizes must be ints; the library refuses negative sizes and sizes beyond int32 (the kernel's
-    size type) with a MarlinError naming them."""
+    size type), and a_dtype ScalarTypes that are not activation types, with a MarlinError
+    naming them."""
     a_type = _a_type_of(a_dtype)
     return _lib.gemm_workspace_bytes(size_m, size_n, size_k, a_type.id, act_order)
 
@@ -100,8 +111,187 @@ def make_workspace(size_m, size_n, size_k, a_dtype="float16", act_order=False, d
     return torch.zeros(max(n, 16), dtype=torch.uint8, device=device)
 
 
-def _opt(x, name):
-    return None if x is None else describe_cuda(x, name)
+# (library, M, N, K, a_type id, act-order) -> workspace bytes, for the calls that allocate their
+# workspace: the library's layout is a pure function of these, asked once per shape.
+_workspace_sizes: dict = {}
+
+
+def _allocation_bytes(lib, size_m, size_n, size_k, a_type_id, act_order) -> int:
+    key = (lib, size_m, size_n, size_k, a_type_id, act_order)
+    n = _workspace_sizes.get(key)
+    if n is None:
+        if len(_workspace_sizes) >= 4096:
+            _workspace_sizes.clear()
+        n = _workspace_sizes[key] = _lib.gemm_workspace_bytes(
+            size_m, size_n, size_k, a_type_id, act_order
+        )
+    return n
+
+
+def _int64(value, name: str) -> int:
+    """`value` if it fits marlin_gemm_args' int64 fields: ctypes would wrap a larger one."""
+    if not _lib.INT64_MIN <= value <= _lib.INT64_MAX:
+        raise ValueError(f"{name}={value} does not fit in int64")
+    return value
+
+
+class _WeightsPlan:
+    """What marlin.gemm needs from one PreparedWeights, checked and described once: the
+    weights' part of marlin_gemm_args (a template each call copies), the device they are on and
+    the facts about them that depend on the call (scales and zero-point dtypes).
+
+    Cached on the weights object; `still_describes` notices a field assigned since (a different
+    object) and a torch tensor whose storage was replaced in place."""
+
+    __slots__ = (
+        "fields",
+        "args",
+        "size_k",
+        "size_n",
+        "is_k_full",
+        "activation",
+        "act_order",
+        "scales_dtype",
+        "float_zeros_dtype",
+        "infos",
+        "device_index",
+        "uses_torch",
+        "torch_ptrs",
+    )
+
+    def __init__(self, w: PreparedWeights):
+        self.fields = _WEIGHT_FIELDS(w)
+        for field in _WEIGHT_INT_FIELDS:
+            value = getattr(w, field)
+            if isinstance(value, bool) or not isinstance(value, int):
+                raise TypeError(f"w.{field} must be an int; got {type(value).__qualname__}")
+            _int64(value, f"w.{field}")
+        for field in ("b_type", "s_type"):
+            value = getattr(w, field)
+            if not isinstance(value, st.ScalarType):
+                raise TypeError(
+                    f"w.{field} must be a marlin.scalar_types.ScalarType; "
+                    f"got {type(value).__qualname__}"
+                )
+        size_k, size_n, num_groups, group_size = w.size_k, w.size_n, w.num_groups, w.group_size
+        # PreparedWeights fields marlin_gemm never sees (it derives the groups from num_groups).
+        self.is_k_full = bool(getattr(w, "is_k_full", True))
+        if group_size == 0 and w.perm is None:
+            raise ValueError(
+                "w.group_size=0 (rows grouped by g_idx) needs act-order weights (w.perm, w.g_idx)"
+            )
+        if group_size > 0 and size_k % group_size:
+            raise ValueError(f"w.group_size={group_size} does not divide size_k={size_k}")
+        if group_size > 0 and num_groups * group_size != size_k:
+            raise ValueError(
+                f"w.num_groups={num_groups} x group_size={group_size} != size_k={size_k}"
+            )
+
+        # The tensors: array objects on a CUDA device, their dtypes, shapes and layouts.
+        pack = w.pack_factor
+        bq = describe_cuda(w.b_q_weight, "w.b_q_weight")
+        expect_dtype(bq, ("int32",))
+        expect_shape(bq, (size_k // 16, size_n * 16 // pack), "layout v2 [K/16, N*16/pack]")
+        expect_contiguous(bq)
+        sc = describe_cuda(w.scales, "w.scales")
+        if w.s_type in _S_DTYPES:
+            expect_dtype(sc, _S_DTYPES[w.s_type])
+        expect_shape(sc, (num_groups, size_n), "[num_groups, N]")
+        expect_contiguous(sc)
+        self.scales_dtype = sc.dtype
+        self.float_zeros_dtype = None
+        zi = None
+        if w.zeros is not None:
+            zi = describe_cuda(w.zeros, "w.zeros")
+            if w.is_zp_float:  # in the output dtype: checked per call
+                expect_shape(zi, (num_groups, size_n), "[num_groups, N] float zero points")
+                self.float_zeros_dtype = zi.dtype
+            else:
+                expect_dtype(zi, ("int32",))
+                expect_shape(zi, (num_groups, size_n // pack), "[num_groups, N/pack] int32")
+            expect_contiguous(zi)
+        gi = None if w.g_idx is None else describe_cuda(w.g_idx, "w.g_idx")
+        pi = None if w.perm is None else describe_cuda(w.perm, "w.perm")
+        for t in (gi, pi):
+            if t is not None:
+                expect_dtype(t, ("int32",))
+                expect_shape(t, (size_k,), "one entry per row of K")
+                expect_contiguous(t)
+        gsi = None if w.global_scale is None else describe_cuda(w.global_scale, "w.global_scale")
+        if gsi is not None:
+            expect_dtype(gsi, ("float32",))
+            if gsi.numel != 1:
+                raise ValueError(f"w.global_scale must hold one float; got shape {list(gsi.shape)}")
+        self.infos = [i for i in (bq, sc, zi, gi, pi, gsi) if i is not None]
+        self.device_index = same_device(self.infos)
+        self.uses_torch = any(i.is_torch for i in self.infos)
+        self.torch_ptrs = [(i.owner, i.ptr) for i in self.infos if i.is_torch]
+
+        self.size_k, self.size_n = size_k, size_n
+        self.activation = w.activation
+        self.act_order = pi is not None
+        self.args = _lib.GemmArgs(
+            struct_size=_lib.GEMM_ARGS_SIZE,
+            b_q_weight=bq.ptr,
+            b_type=w.b_type.id,
+            b_scales=sc.ptr,
+            s_type=w.s_type.id,
+            num_groups=num_groups,
+            b_zeros=zi.ptr if zi is not None else None,
+            global_scale=gsi.ptr if gsi is not None else None,
+            g_idx=gi.ptr if gi is not None else None,
+            perm=pi.ptr if pi is not None else None,
+            size_n=size_n,
+            size_k=size_k,
+            is_zp_float=int(bool(w.is_zp_float)),
+        )
+
+    def still_describes(self, w: PreparedWeights) -> bool:
+        """False when a field of w was assigned since, or one of its torch tensors was re-pointed
+        in place (set_, .data =)."""
+        if not all(map(operator.is_, _WEIGHT_FIELDS(w), self.fields)):
+            return False
+        return all(tensor.data_ptr() == ptr for tensor, ptr in self.torch_ptrs)
+
+
+def _weights_plan(w: PreparedWeights) -> _WeightsPlan:
+    plan = w.__dict__.get(_GEMM_PLAN)
+    if plan is None or not plan.still_describes(w):
+        plan = w.__dict__[_GEMM_PLAN] = _WeightsPlan(w)
+    return plan
+
+
+# The library names marlin_gemm_args fields in its messages; say what they are in marlin.gemm.
+_GEMM_NAMES = {
+    "a_type": "a.dtype",
+    "c": "out",
+    "c_type": "the output dtype",
+    "lda": "a.stride(0)",
+    "size_m": "a.shape[0]",
+    "size_n": "w.size_n",
+    "size_k": "w.size_k = a.shape[1]",
+    "b_q_weight": "w.b_q_weight",
+    "b_type": "w.b_type",
+    "b_scales": "w.scales",
+    "s_type": "w.s_type",
+    "num_groups": "w.num_groups",
+    "b_zeros": "w.zeros",
+    "is_zp_float": "w.is_zp_float",
+    "global_scale": "w.global_scale",
+    "g_idx": "w.g_idx",
+    "perm": "w.perm",
+    "b_bias": "bias",
+}
+_GEMM_NAME_RE = re.compile(r"\b(" + "|".join(sorted(_GEMM_NAMES, key=len, reverse=True)) + r")\b")
+
+
+def _in_gemm_terms(e: _lib.MarlinArgumentError) -> _lib.MarlinArgumentError:
+    """The library's argument error with the marlin.gemm names of the fields it mentions."""
+    used = dict.fromkeys(_GEMM_NAME_RE.findall(e.message))
+    if not used:
+        return e
+    names = ", ".join(f"{c_name} is {_GEMM_NAMES[c_name]}" for c_name in used)
+    return type(e)(e.code, f"{e.message} (in marlin.gemm: {names})", e.function)
 
 
 def gemm(
@@ -133,251 +323,178 @@ def gemm(
         raise TypeError(
             f"w must be a marlin.PreparedWeights (from prepare_weights); got {type(w).__qualname__}"
         )
-    for field in ("size_k", "size_n", "num_groups", "group_size"):
-        value = getattr(w, field)
-        if isinstance(value, bool) or not isinstance(value, int):
-            raise TypeError(f"w.{field} must be an int; got {type(value).__qualname__}")
-    if w.num_groups < 1:
-        raise ValueError(f"w.num_groups={w.num_groups} must be >= 1 (1 = channelwise)")
-    w_k_full = bool(getattr(w, "is_k_full", True))
+    plan = _weights_plan(w)
     if is_k_full is None:
-        is_k_full = w_k_full
-    elif is_k_full and not w_k_full:
+        is_k_full = plan.is_k_full
+    elif is_k_full and not plan.is_k_full:
         raise ValueError(
             "is_k_full=True but w is an act-order K shard (w.is_k_full is False: its g_idx "
             "groups are uneven): it runs only with is_k_full=False"
         )
-    if w.group_size == 0 and w.perm is None:
-        raise ValueError(
-            "w.group_size=0 (rows grouped by g_idx) needs act-order weights (w.perm, w.g_idx)"
-        )
+
+    # --- a
     ai = describe_cuda(a, "a")
-    expect_dtype(ai, A_DTYPES)
-    if ai.ndim != 2:
+    a_type = _A_TYPE_IDS.get(ai.dtype)
+    if a_type is None:
+        expect_dtype(ai, A_DTYPES)
+    if len(ai.shape) != 2:
         raise ValueError(f"a must be 2-D [M, K]; got shape {list(ai.shape)}")
     size_m, size_k = ai.shape
-    size_n = w.size_n
-    if size_k != w.size_k:
+    size_n = plan.size_n
+    if size_k != plan.size_k:
         raise ValueError(
             f"a has shape {list(ai.shape)}: K={size_k} columns, but w was prepared for "
-            f"size_k={w.size_k}"
+            f"size_k={plan.size_k}"
         )
-    if size_k > 1 and ai.strides[1] != 1:
+    strides = ai.strides
+    if size_k > 1 and strides[1] != 1:
         raise ValueError(
-            f"a must have stride(1) == 1 (rows contiguous); got strides {list(ai.strides)}"
+            f"a must have stride(1) == 1 (rows contiguous); got strides {list(strides)}"
         )
-    lda = ai.strides[0] if size_m > 1 else size_k
-    if lda < size_k:
-        raise ValueError(f"a has row stride {lda} < K={size_k} (overlapping rows)")
-    if size_k <= 0 or size_n <= 0:
-        raise ValueError(f"size_k={size_k} and size_n={size_n} must be positive")
-    sizes = (("size_m", size_m), ("size_n", size_n), ("size_k", size_k), ("lda", lda))
-    too_big = [f"{name}={value}" for name, value in sizes if value > _lib.INT32_MAX]
-    if too_big:
-        raise ValueError(
-            f"{', '.join(too_big)}: the kernel takes int32 sizes (each must be <= {_lib.INT32_MAX})"
-        )
-    a_type = _A_TYPES[ai.dtype]
-    a_is_8bit = a_type.size_bits == 8
-    row_align = 16 if a_is_8bit else 8  # elements per 16 bytes
-    expect_aligned(ai, 16)
-    if lda % row_align:
-        raise ValueError(
-            f"a's row stride (lda={lda} elements) must be a multiple of {row_align} so that every "
-            "row starts 16-byte aligned"
-        )
+    lda = _int64(strides[0], "a.stride(0)") if size_m > 1 else size_k
     activation = _ACTIVATION_OF.get(ai.dtype)
-    if activation != w.activation:
-        want = {None: "float16/bfloat16", "int8": "int8", "fp8": "float8_e4m3fn"}[w.activation]
+    if activation != plan.activation:
+        want = {None: "float16/bfloat16", "int8": "int8", "fp8": "float8_e4m3fn"}.get(
+            plan.activation, plan.activation
+        )
         raise TypeError(
             f"a has dtype {ai.dtype} but w was prepared for {want} activations "
             f"(prepare_weights(..., activation={activation!r}) for {ai.dtype} a)"
         )
-    if size_n % MIN_N_TILE:
-        raise ValueError(f"size_n={size_n} must be a multiple of {MIN_N_TILE}")
-    if size_k % MIN_K_TILE:
-        raise ValueError(f"size_k={size_k} (a.shape[1]) must be a multiple of {MIN_K_TILE}")
-    if w.group_size > 0 and size_k % w.group_size:
-        raise ValueError(f"w.group_size={w.group_size} does not divide size_k={size_k}")
-    if w.group_size > 0 and w.num_groups * w.group_size != size_k:
-        raise ValueError(
-            f"w.num_groups={w.num_groups} x group_size={w.group_size} != size_k={size_k}"
-        )
 
-    # --- weights
-    bq = describe_cuda(w.b_q_weight, "w.b_q_weight")
-    expect_dtype(bq, ("int32",))
-    expect_shape(bq, (size_k // 16, size_n * 16 // w.pack_factor), "layout v1 [K/16, N*16/pack]")
-    expect_contiguous(bq)
-    expect_aligned(bq)
-    sc = describe_cuda(w.scales, "w.scales")
-    if w.s_type not in _S_DTYPES:
-        raise ValueError(f"w.s_type {w.s_type} is not a scale type")
-    expect_dtype(sc, _S_DTYPES[w.s_type])
-    expect_shape(sc, (w.num_groups, size_n), "[num_groups, N]")
-    expect_contiguous(sc)
-    expect_aligned(sc)
-
-    # --- output type
-    out_i = _opt(out, "out")
-    if out_i is not None:
-        expect_dtype(out_i, C_DTYPES)
-    if not a_is_8bit:
-        c_dtype = ai.dtype
-    elif sc.dtype in C_DTYPES:
-        c_dtype = sc.dtype
-    elif out_i is not None:
+    # --- output dtype: what torch allocates, and what bias and float zero points must match
+    out_i = None
+    if out is not None:
+        out_i = describe_cuda(out, "out")
+        if out_i.dtype not in _C_TYPE_IDS:
+            expect_dtype(out_i, C_DTYPES)
+        expect_shape(out_i, (size_m, size_n), "[M, N]")
+        expect_contiguous(out_i)
         c_dtype = out_i.dtype
+    elif activation is None:
+        c_dtype = ai.dtype
+    elif plan.scales_dtype in _C_TYPE_IDS:
+        c_dtype = plan.scales_dtype
     else:
         raise ValueError(
             f"out is required for {ai.dtype} activations with {w.s_type} scales: pass a float16 or "
             "bfloat16 out [M, N] to choose the output dtype"
         )
-    c_type = _C_TYPES[c_dtype]
-    if w.s_type in (st.kFloat16, st.kBFloat16) and w.s_type != c_type:
-        raise TypeError(
-            f"w.scales has dtype {sc.dtype} but the output dtype is {c_dtype}: prepare the "
-            f"weights with dtype={c_dtype}"
-        )
-    if out_i is not None:
-        expect_dtype(out_i, (c_dtype,))
-        expect_shape(out_i, (size_m, size_n), "[M, N]")
-        expect_contiguous(out_i)
-        expect_aligned(out_i)
-
-    # --- zero points, act-order, global scale
-    zi = _opt(w.zeros, "w.zeros")
-    if w.is_zp_float:
-        if zi is None:
-            raise ValueError("w.zeros is required when w.is_zp_float (float zero points)")
-        expect_dtype(zi, (c_dtype,))
-        expect_shape(zi, (w.num_groups, size_n), "[num_groups, N] float zero points")
-    elif zi is not None:
-        if w.b_type not in (st.kU4, st.kU8):
-            raise ValueError(f"w.zeros is only valid for kU4/kU8 weights; w.b_type is {w.b_type}")
-        expect_dtype(zi, ("int32",))
-        expect_shape(zi, (w.num_groups, size_n // w.pack_factor), "[num_groups, N/pack] int32")
-    elif w.b_type in (st.kU4, st.kU8):
-        raise ValueError(f"w.zeros is required for {w.b_type} weights (zero points)")
-    if zi is not None:
-        expect_contiguous(zi)
-        expect_aligned(zi)
-    gi = _opt(w.g_idx, "w.g_idx")
-    pi = _opt(w.perm, "w.perm")
-    if (gi is None) != (pi is None):
-        raise ValueError("w.g_idx and w.perm must both be set (act-order) or both be None")
-    for t in (gi, pi):
-        if t is not None:
-            expect_dtype(t, ("int32",))
-            expect_shape(t, (size_k,), "one entry per row of K")
-            expect_contiguous(t)
-    gsi = _opt(w.global_scale, "w.global_scale")
-    needs_global = w.b_type == st.kFE2M1f and w.s_type == st.kFE4M3fn
-    if needs_global and gsi is None:
-        raise ValueError("w.global_scale is required for NVFP4 weights (e2m1 with e4m3 scales)")
-    if gsi is not None:
-        if not needs_global:
-            raise ValueError("w.global_scale is only for NVFP4 weights")
-        expect_dtype(gsi, ("float32",))
-        if gsi.numel != 1:
-            raise ValueError(f"w.global_scale must hold one float; got shape {list(gsi.shape)}")
+    if plan.float_zeros_dtype is not None and plan.float_zeros_dtype != c_dtype:
+        raise TypeError(f"w.zeros has dtype {plan.float_zeros_dtype}; expected {c_dtype}")
 
     # --- a_scales, bias, workspace
-    asi = _opt(a_scales, "a_scales")
-    if a_is_8bit:
-        if asi is None:
-            raise ValueError(f"a_scales (float32 [M]) is required for {ai.dtype} activations")
+    asi = None
+    if a_scales is not None:
+        asi = describe_cuda(a_scales, "a_scales")
         expect_dtype(asi, ("float32",))
         expect_shape(asi, (size_m,), "one scale per row of a")
         expect_contiguous(asi)
-    elif asi is not None:
-        raise ValueError("a_scales is only for int8 / float8_e4m3fn activations; a is 16-bit")
-    bi = _opt(bias, "bias")
-    if bi is not None:
+    bi = None
+    if bias is not None:
+        bi = describe_cuda(bias, "bias")
         expect_dtype(bi, (c_dtype,))
         expect_shape(bi, (size_n,), "[N]")
         expect_contiguous(bi)
-        expect_aligned(bi)
-    wsi = _opt(workspace, "workspace")
-    if wsi is not None:
+    wsi = None
+    if workspace is not None:
+        wsi = describe_cuda(workspace, "workspace")
         expect_contiguous(wsi)
     handle = _stream_handle(stream)
-    infos = [ai, bq, sc, out_i, zi, gi, pi, gsi, asi, bi, wsi]
-    device_index = same_device(infos)
-    uses_torch = any(i is not None and i.is_torch for i in infos)
+
+    # --- one device for everything; torch when it is involved or must allocate
+    per_call = (ai, out_i, asi, bi, wsi)
+    device_index = plan.device_index
+    uses_torch = plan.uses_torch
+    for info in per_call:
+        if info is None:
+            continue
+        uses_torch = uses_torch or info.kind == "torch"
+        if info.device_index is not None:
+            if device_index is None:
+                device_index = info.device_index
+            elif info.device_index != device_index:
+                same_device([*per_call, *plan.infos])  # raises, naming every tensor's device
     torch = torch_module() if uses_torch else None
-    if (out_i is None or wsi is None) and torch is None:
+    if (out is None or (wsi is None and size_m > 0)) and torch is None:
         try:
             import torch
         except ImportError:
-            what = "out" if out_i is None else "workspace"
+            what = "out" if out is None else "workspace"
             raise TypeError(f"{what} is required when torch is not installed") from None
         uses_torch = True
 
-    if size_m == 0:
-        if out is not None:
-            return out
-        return torch.empty((0, size_n), dtype=getattr(torch, c_dtype), device=_device(torch, ai))
+    # --- from here on the library is needed (it validates every call, the empty one too)
+    lib = _lib.load()
+    args = _lib.GemmArgs.from_buffer_copy(plan.args)
+    args.a = ai.ptr
+    args.lda = lda
+    args.a_type = a_type
+    args.c_type = _C_TYPE_IDS[c_dtype]
+    args.b_bias = bi.ptr if bi is not None else None
+    args.a_scales = asi.ptr if asi is not None else None
+    args.size_m = _int64(size_m, "a.shape[0]")
+    args.is_k_full = 1 if is_k_full else 0
+    args.use_atomic_add = 1 if use_atomic_add else 0
+    args.use_fp32_reduce = 1 if use_fp32_reduce else 0
+    if not uses_torch:
+        args.c = out_i.ptr
+        args.workspace = wsi.ptr if wsi is not None else None
+        args.workspace_bytes = wsi.nbytes if wsi is not None else 0
+        args.stream = handle or None
+        _call(args)
+        return out
+    if device_index is None:
+        device_index = torch.cuda.current_device()
+    call = (torch, lib, args, plan, device_index, out, out_i, wsi, c_dtype, handle)
+    if device_index == torch.cuda.current_device():
+        return _call_on_device(*call)
+    with torch.cuda.device(device_index):  # marlin_gemm runs on the current device
+        return _call_on_device(*call)
 
-    # --- from here on the library is needed
-    _lib.load()
-    has_act_order = pi is not None
-    need_ws = _lib.gemm_workspace_bytes(size_m, size_n, size_k, a_type.id, has_act_order)
-    dev = _device(torch, ai, device_index) if uses_torch else None
-    guard = torch.cuda.device(dev) if uses_torch else contextlib.nullcontext()
-    with guard:
-        if out is None:
-            out = torch.empty((size_m, size_n), dtype=getattr(torch, c_dtype), device=dev)
-            out_i = describe_cuda(out, "out")
-        if wsi is None:
-            workspace = torch.zeros(max(need_ws, 16), dtype=torch.uint8, device=dev)
-            wsi = describe_cuda(workspace, "workspace")
-        elif wsi.nbytes < need_ws:
-            raise ValueError(
-                f"workspace holds {wsi.nbytes} bytes; this call needs {need_ws} "
-                f"(marlin.workspace_bytes({size_m}, {size_n}, {size_k}, ...))"
-            )
-        if handle is None:
-            handle = torch.cuda.current_stream(dev).cuda_stream if uses_torch else 0
-        args = _lib.GemmArgs(
-            a=ai.ptr,
-            lda=lda,
-            a_type=a_type.id,
-            c=out_i.ptr,
-            c_type=c_type.id,
-            b_q_weight=bq.ptr,
-            b_type=w.b_type.id,
-            b_scales=sc.ptr,
-            s_type=w.s_type.id,
-            num_groups=w.num_groups,
-            b_zeros=_ptr(zi),
-            b_bias=_ptr(bi),
-            a_scales=_ptr(asi),
-            global_scale=_ptr(gsi),
-            g_idx=_ptr(gi),
-            perm=_ptr(pi),
-            workspace=wsi.ptr,
-            workspace_bytes=wsi.nbytes,
-            size_m=size_m,
-            size_n=size_n,
-            size_k=size_k,
-            is_k_full=int(bool(is_k_full)),
-            use_atomic_add=int(bool(use_atomic_add)),
-            use_fp32_reduce=int(bool(use_fp32_reduce)),
-            is_zp_float=int(bool(w.is_zp_float)),
-            stream=handle or None,
-        )
-        _lib.gemm(args)
+
+def _call_on_device(torch, lib, args, plan, device_index, out, out_i, wsi, c_dtype, handle):
+    """The rest of a torch call, with device_index current: allocations, stream, marlin_gemm."""
+    size_m = args.size_m
+    if out is None:
+        device = _device(torch, device_index)
+        out = torch.empty((size_m, plan.size_n), dtype=getattr(torch, c_dtype), device=device)
+        args.c = out.data_ptr()
+    else:
+        args.c = out_i.ptr
+    if wsi is not None:
+        args.workspace = wsi.ptr
+        args.workspace_bytes = wsi.nbytes
+    elif size_m > 0:
+        n = _allocation_bytes(lib, size_m, plan.size_n, plan.size_k, args.a_type, plan.act_order)
+        workspace = torch.zeros(max(n, 16), dtype=torch.uint8, device=_device(torch, device_index))
+        args.workspace = workspace.data_ptr()
+        args.workspace_bytes = workspace.numel()
+    args.stream = (handle if handle is not None else _current_stream(torch, device_index)) or None
+    _call(args)
     return out
 
 
-def _ptr(info: TensorInfo | None):
-    return info.ptr if info is not None else None
+def _call(args) -> None:
+    try:
+        _lib.gemm(args)  # through the module: forced_exec_config replaces it
+    except _lib.MarlinArgumentError as e:
+        raise _in_gemm_terms(e) from None
 
 
-def _device(torch, ai: TensorInfo, index=None):
-    if index is None:
-        index = ai.device_index
-    if index is None:
-        index = torch.cuda.current_device()
-    return torch.device("cuda", index)
+_devices: dict = {}
+
+
+def _device(torch, index: int):
+    device = _devices.get(index)
+    if device is None:
+        device = _devices[index] = torch.device("cuda", index)
+    return device
+
+
+def _current_stream(torch, index: int) -> int:
+    """The raw cudaStream_t of torch's current stream on device `index`."""
+    raw = getattr(torch._C, "_cuda_getCurrentRawStream", None)  # no Stream object per call
+    if raw is not None:
+        return raw(index)
+    return torch.cuda.current_stream(index).cuda_stream

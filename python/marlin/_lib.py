@@ -9,6 +9,7 @@ from __future__ import annotations
 import contextlib
 import ctypes
 import os
+import re
 import threading
 
 ABI_VERSION = 1
@@ -42,6 +43,31 @@ class MarlinError(RuntimeError):
         # The library's messages may already start with the function's name: say it once.
         where = f"{function}: " if function and not message.startswith(f"{function}:") else ""
         super().__init__(f"{where}{message} [{self.status}]")
+
+
+class MarlinArgumentError(MarlinError, ValueError):
+    """The library refused the call's arguments (MARLIN_ERR_INVALID_ARGUMENT); nothing ran.
+
+    A ValueError, like the argument errors marlin raises before calling the library."""
+
+
+class MarlinTypeError(MarlinArgumentError, TypeError):
+    """MARLIN_ERR_INVALID_ARGUMENT for a type rule (a_type, b_type, c_type or s_type): also a
+    TypeError, as marlin's own dtype errors are."""
+
+
+# The library's argument messages start with the field they are about ("c_type kBFloat16 must
+# equal a_type kFloat16 ..."), after an optional "function: " prefix.
+_TYPE_RULE = re.compile(r"(?:\w+: )?[abcs]_type ")
+
+
+def error_for(code: int, message: str, function: str = "") -> MarlinError:
+    """The exception for a failed library call: MarlinTypeError / MarlinArgumentError for
+    argument errors, else MarlinError."""
+    if code == MARLIN_ERR_INVALID_ARGUMENT:
+        cls = MarlinTypeError if _TYPE_RULE.match(message) else MarlinArgumentError
+        return cls(code, message, function)
+    return MarlinError(code, message, function)
 
 
 class MarlinLibraryError(MarlinError):
@@ -250,7 +276,7 @@ def last_error(lib=None) -> str:
 def check(status: int, function: str, lib=None) -> None:
     """Raises MarlinError with marlin_last_error() when status is not MARLIN_OK."""
     if status != MARLIN_OK:
-        raise MarlinError(status, last_error(lib) or "(no message)", function)
+        raise error_for(status, last_error(lib) or "(no message)", function)
 
 
 def num_kernels() -> int:
@@ -286,7 +312,7 @@ def gemm_workspace_bytes(size_m: int, size_n: int, size_k: int, a_type: int, act
     lib = load()
     n = lib.marlin_gemm_workspace_bytes(size_m, size_n, size_k, a_type, int(bool(act_order)))
     if n < 0:
-        raise MarlinError(
+        raise error_for(
             MARLIN_ERR_INVALID_ARGUMENT,
             last_error(lib) or f"no workspace size for M={size_m} N={size_n} K={size_k}",
             "marlin_gemm_workspace_bytes",
@@ -294,10 +320,15 @@ def gemm_workspace_bytes(size_m: int, size_n: int, size_k: int, a_type: int, act
     return int(n)
 
 
+GEMM_ARGS_SIZE = ctypes.sizeof(GemmArgs)
+
+
 def gemm(args: GemmArgs) -> None:
-    lib = load()
-    args.struct_size = ctypes.sizeof(GemmArgs)
-    check(lib.marlin_gemm(ctypes.byref(args)), "marlin_gemm", lib)
+    lib = _lib or load()
+    args.struct_size = GEMM_ARGS_SIZE
+    status = lib.marlin_gemm(ctypes.byref(args))
+    if status != MARLIN_OK:
+        check(status, "marlin_gemm", lib)
 
 
 @contextlib.contextmanager

@@ -74,6 +74,9 @@ def _scheme_name(fmt: str, b_type: st.ScalarType, activation: str | None) -> str
     return base if activation is None else f"{base}_a_{activation}"
 
 
+_GEMM_PLAN = "_gemm_plan"
+
+
 @dataclasses.dataclass
 class PreparedWeights:
     """Weights in rules_marlin layout v1, ready for `marlin.gemm`.
@@ -101,6 +104,14 @@ class PreparedWeights:
     format: str = ""
     activation: str | None = None
     is_k_full: bool = True  # False: an act-order K shard (group_size 0, scales by g_idx only)
+
+    # marlin.gemm checks and describes the weights once and keeps the result in __dict__
+    # (_GEMM_PLAN, not a field; it notices fields assigned since). Pickles and copies never carry
+    # it: a deep copy's tensors are new memory.
+    def __getstate__(self):
+        state = dict(self.__dict__)
+        state.pop(_GEMM_PLAN, None)
+        return state
 
     @property
     def has_act_order(self) -> bool:

@@ -35,7 +35,7 @@ ITEMSIZE = {
 CUDA_DEVICE_TYPES = ("cuda", "cuda_managed")
 
 
-@dataclasses.dataclass
+@dataclasses.dataclass(slots=True)
 class TensorInfo:
     """What marlin needs to know about one array argument."""
 
@@ -69,11 +69,12 @@ class TensorInfo:
         return self.numel * self.itemsize
 
     def is_contiguous(self) -> bool:
+        shape, strides = self.shape, self.strides
         expected = 1
-        for size, stride in zip(reversed(self.shape), reversed(self.strides), strict=True):
-            if size != 1 and stride != expected:
+        for i in range(len(shape) - 1, -1, -1):
+            if shape[i] != 1 and strides[i] != expected:
                 return False
-            expected *= size
+            expected *= shape[i]
         return True
 
     @property
@@ -299,19 +300,23 @@ def _from_cai(x, name: str) -> TensorInfo:
 # ---------------------------------------------------------------------------------------------
 
 
+_TORCH_DTYPE_NAMES = {}  # torch.dtype -> "float16", ...: str(dtype) costs more than a lookup
+
+
 def _from_torch(x, name: str) -> TensorInfo:
-    dtype = str(x.dtype).removeprefix("torch.")
-    dev = x.device
+    dtype = _TORCH_DTYPE_NAMES.get(x.dtype)
+    if dtype is None:
+        dtype = _TORCH_DTYPE_NAMES[x.dtype] = str(x.dtype).removeprefix("torch.")
+    # is_cuda / get_device are the cheap reads of the device (marlin.gemm describes per call).
+    if x.is_cuda:
+        device_type, device_index, ptr = "cuda", x.get_device(), x.data_ptr()
+    else:
+        dev = x.device
+        device_type, device_index = dev.type, dev.index
+        ptr = x.data_ptr() if device_type != "meta" else 0
+    # torch.Size and stride() are tuples of ints already.
     return TensorInfo(
-        name=name,
-        ptr=int(x.data_ptr()) if dev.type != "meta" else 0,
-        shape=tuple(int(d) for d in x.shape),
-        strides=tuple(int(s) for s in x.stride()),
-        dtype=dtype,
-        device_type=dev.type,
-        device_index=dev.index,
-        kind="torch",
-        owner=x,
+        name, ptr, tuple(x.shape), x.stride(), dtype, device_type, device_index, "torch", x
     )
 
 
@@ -356,6 +361,9 @@ def require_cuda(info: TensorInfo) -> TensorInfo:
 
 
 def describe_cuda(x, name: str) -> TensorInfo:
+    torch = sys.modules.get("torch")
+    if torch is not None and isinstance(x, torch.Tensor) and x.is_cuda:
+        return _from_torch(x, name)  # the per-call common case: nothing to refuse
     return require_cuda(describe(x, name))
 
 
@@ -370,6 +378,8 @@ def expect_dtype(info: TensorInfo, allowed) -> None:
 
 def expect_shape(info: TensorInfo, shape: tuple, what: str = "") -> None:
     """shape entries may be None (any size)."""
+    if info.shape == shape:
+        return
     ok = len(info.shape) == len(shape) and all(
         want is None or got == want for got, want in zip(info.shape, shape, strict=True)
     )

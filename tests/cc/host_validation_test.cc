@@ -101,12 +101,39 @@ void test_valid_calls_resolve() {
   EXPECT_STATUS(marlin::validate_gemm_args(g, &p), Code::kOk, "", "awq");
   g.is_zp_float = true;
   EXPECT_STATUS(marlin::validate_gemm_args(g, &p), Code::kOk, "", "hqq");
-  // Empty batch: a and c may be NULL.
+  // Empty batch: a, c and the workspace may be NULL (nothing is computed or written).
   g = valid_args();
   g.size_m = 0;
   g.a = nullptr;
   g.c = nullptr;
   EXPECT_STATUS(marlin::validate_gemm_args(g, &p), Code::kOk, "", "m=0");
+  g.workspace = nullptr;
+  g.workspace_bytes = 0;
+  EXPECT_STATUS(marlin::validate_gemm_args(g, &p), Code::kOk, "", "m=0 without workspace");
+}
+
+// The problem carries the workspace layout the launches use: validation computes it once per
+// call, and it is the one marlin_gemm_workspace_bytes sizes.
+void test_problem_carries_workspace_layout() {
+  for (const bool act_order : {false, true}) {
+    GemmArgs g = valid_args();
+    if (act_order) {
+      g.g_idx = fake<const int32_t>(0x60000000);
+      g.perm = fake<const int32_t>(0x61000000);
+      g.workspace_bytes = 1 << 23;
+    }
+    marlin::GemmProblem p;
+    EXPECT_STATUS(marlin::validate_gemm_args(g, &p), Code::kOk, "", "layout");
+    const marlin::WorkspaceLayout want = marlin::workspace_layout(16, 4096, 4096, 2, act_order);
+    EXPECT_EQ(p.workspace.total_bytes, want.total_bytes);
+    EXPECT_EQ(p.workspace.total_bytes,
+              marlin::gemm_workspace_bytes(16, 4096, 4096, marlin::kFloat16.id(), act_order));
+    EXPECT_EQ(p.workspace.locks_offset, want.locks_offset);
+    EXPECT_EQ(p.workspace.a_perm_offset, want.a_perm_offset);
+    EXPECT_EQ(p.workspace.a_perm_bytes, act_order ? 16 * 4096 * 2 : 0);
+    EXPECT_EQ(p.workspace.c_tmp_offset, want.c_tmp_offset);
+    EXPECT_EQ(p.workspace.c_tmp_bytes, 8 * 16 * 4096 * 4);
+  }
 }
 
 void test_bad_gemm_args() {
@@ -160,6 +187,13 @@ void test_bad_gemm_args() {
   check(
       "n % 64", [](GemmArgs& g) { g.size_n = 4000; }, kBad,
       "size_n (4000) must be a multiple of 64");
+  check(
+      "k % 64",
+      [](GemmArgs& g) {
+        g.size_k = 4128;
+        g.num_groups = 1;
+      },
+      kBad, "size_k (4128) must be a multiple of 64 (the smallest K tile)");
   check(
       "lda < k", [](GemmArgs& g) { g.lda = 2048; }, kBad, "lda (2048) must be >= size_k (4096)");
   check(
@@ -246,6 +280,13 @@ void test_bad_gemm_args() {
   check(
       "workspace null", [](GemmArgs& g) { g.workspace = nullptr; }, kBad,
       "workspace is NULL: this call needs 2101248 bytes");
+  check(
+      "workspace null m=1",
+      [](GemmArgs& g) {
+        g.size_m = 1;
+        g.workspace = nullptr;
+      },
+      kBad, "workspace is NULL: this call needs");
   check(
       "workspace small",
       [](GemmArgs& g) {
@@ -436,6 +477,7 @@ void test_prepare_size_overflow() {
 
 int main() {
   test_valid_calls_resolve();
+  test_problem_carries_workspace_layout();
   test_bad_gemm_args();
   test_workspace_bytes();
   test_prepare_args();

@@ -104,6 +104,46 @@ def test_empty_m(gptq):
     assert out.shape == (0, N)
 
 
+def test_library_refusals_reach_python_as_argument_errors(gptq):
+    """The rules are the library's alone (one validator): on real tensors its refusals arrive as
+    MarlinArgumentError / MarlinTypeError naming the field in marlin.gemm's terms, and nothing
+    runs (the output keeps its NaN fill)."""
+    q, w, w_ref = gptq
+    wide = torch.randn(M, K + 64, device="cuda", dtype=torch.float16)
+    misaligned = wide[:, 4 : 4 + K]  # rows 16-byte strided, data 8 bytes off
+    out = torch.full((M, N), float("nan"), device="cuda", dtype=torch.float16)
+    with pytest.raises(marlin.MarlinArgumentError, match=r"a \(0x[0-9a-f]+\) must be 16-byte"):
+        marlin.gemm(misaligned, w, out=out)
+    with pytest.raises(TypeError, match=r"c_type kBFloat16 must equal a_type kFloat16"):
+        marlin.gemm(_a(), w, out=out.to(torch.bfloat16))
+    small = torch.zeros(16, device="cuda", dtype=torch.uint8)
+    with pytest.raises(ValueError, match="workspace is too small: 16 bytes given"):
+        marlin.gemm(_a(), w, out=out, workspace=small)
+    with pytest.raises(ValueError, match="a_scales must be NULL for 16-bit activations"):
+        marlin.gemm(_a(), w, out=out, a_scales=torch.ones(M, device="cuda"))
+    torch.cuda.synchronize()
+    assert torch.isnan(out).all()
+    # An empty batch is validated too, and computes nothing.
+    with pytest.raises(TypeError, match="c_type kBFloat16 must equal a_type kFloat16"):
+        marlin.gemm(_a()[:0], w, out=torch.empty(0, N, device="cuda", dtype=torch.bfloat16))
+
+
+def test_weights_on_another_device_run_there():
+    """The weights' device is made current for the call (marlin_gemm runs on the current one)."""
+    if torch.cuda.device_count() < 2:
+        pytest.skip("needs two GPUs")
+    if "gptq_int4" not in built():
+        pytest.skip("scheme gptq_int4 not built in this libmarlin.so")
+    torch.manual_seed(SEED)
+    q = quant.quantize_gptq(torch.randn(K, N, device="cuda:1"), bits=4, group_size=128)
+    w = q.prepare(packer="reference")  # torch ops on cuda:1
+    a = torch.randn(M, K, device="cuda:1", dtype=torch.float16)
+    assert torch.cuda.current_device() == 0
+    out = marlin.gemm(a, w)
+    assert out.device == torch.device("cuda", 1)
+    _check(out, a, q.w_ref.double())
+
+
 def test_cpu_activation_rejected(gptq):
     q, w, w_ref = gptq
     with pytest.raises(ValueError, match="a must be on a CUDA device, but it is a CPU tensor"):

@@ -53,7 +53,7 @@ typedef struct marlin_gemm_args {
   const float* global_scale; /* NULL or 1 float (NVFP4) */
   const int32_t* g_idx;      /* both NULL, or both [K] (act-order) */
   const int32_t* perm;
-  void* workspace; /* zero-initialised scratch */
+  void* workspace; /* zero-initialised scratch; may be NULL when size_m == 0 */
   int64_t workspace_bytes;
   int64_t size_m, size_n, size_k;
   int32_t is_k_full, use_atomic_add, use_fp32_reduce, is_zp_float;

@@ -59,7 +59,8 @@ struct GemmArgs {
   const int32_t* g_idx = nullptr;
   const int32_t* perm = nullptr;
 
-  void* workspace = nullptr;  // zero-initialised scratch of >= gemm_workspace_bytes(...) bytes
+  // Zero-initialised scratch of >= gemm_workspace_bytes(...) bytes; unused (may be null) at M = 0.
+  void* workspace = nullptr;
   int64_t workspace_bytes = 0;
 
   int64_t size_m = 0, size_n = 0, size_k = 0;
