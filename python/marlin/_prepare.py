@@ -646,6 +646,8 @@ def _prepare_fp8(torch, p, packer):
     dtype = _resolve_dtype(torch, p["dtype"], scales)
     if p["check_finite"]:
         _check_finite(torch, scales, "scales")
+        # The kernel's bit-move decode has no NaN: code 0x7F / 0xFF would become +-480.
+        _check_finite(torch, qweight, "qweight")
     b = packer.weights(qweight.view(torch.uint8), SRC_FP8, None, size_k, size_n)
     return PreparedWeights(
         b_q_weight=b,

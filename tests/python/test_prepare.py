@@ -366,6 +366,7 @@ NONFINITE = [
     ("hqq", "scales", float("-inf")),
     ("hqq", "zeros", float("nan")),
     ("fp8", "scales", float("nan")),
+    ("fp8", "qweight", float("nan")),  # e4m3fn NaN code 0x7F: would decode as a finite value
     ("nvfp4", "scales", float("nan")),
     ("nvfp4", "global_scale", float("nan")),
     ("mxfp4", "scales", None),  # e8m0 code 255
@@ -380,6 +381,7 @@ def test_nonfinite_scales_are_refused(fmt, name, value):
     if value is None:
         bad.view(-1)[7] = 255
     elif bad.dtype == torch.float8_e4m3fn:
+        bad = bad.contiguous()
         bad.view(torch.uint8).view(-1)[7] = 0x7F  # e4m3fn NaN
     else:
         bad.view(-1)[bad.numel() // 2] = value
