@@ -3,8 +3,9 @@
 #              or: python3 tools/generate_kernels.py --update_checked_in
 """The scheme table of one preset and the scalar types, as data (design.md sections 2, 7, 8).
 
-marlin.scalar_types builds its public API (ScalarType constants, SCHEMES, scheme_of,
-pack_kernel_key) from these rows; the marlin package cannot import tools/marlin_gen.
+marlin.scalar_types builds its public API (ScalarType constants, SCHEMES, scheme_of) from
+these rows; the marlin package cannot import tools/marlin_gen. The selector key layout stays in
+the generator and C++ (kernel_config.h): the package never packs a key.
 """
 
 PRESET = "vllm"
@@ -35,22 +36,6 @@ SCALAR_TYPES = (
     ("kU8", 0, 8, False, 0, False, 1, 1125899906844672),
 )
 UNKNOWN_TYPE_INDEX = 15
-
-# (field, shift, width) of the packed selector key, most significant first (design.md section 8).
-KEY_LAYOUT = (
-    ("a_type", 41, 4),
-    ("b_type", 37, 4),
-    ("c_type", 33, 4),
-    ("s_type", 29, 4),
-    ("threads / 32", 24, 5),
-    ("thread_m_blocks", 21, 3),
-    ("thread_n_blocks", 16, 5),
-    ("thread_k_blocks", 11, 5),
-    ("m_block_size_8", 10, 1),
-    ("stages", 7, 3),
-    ("group_blocks + 1", 1, 6),
-    ("is_zp_float", 0, 1),
-)
 
 # The scheme rows in table order. format is the checkpoint format of
 # marlin.prepare_weights(format=...); (format, weight bits, activation) names exactly one row,

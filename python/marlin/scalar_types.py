@@ -99,41 +99,6 @@ def selector_index(t: ScalarType) -> int:
     return _SELECTOR_INDEX.get(t, UNKNOWN_SELECTOR_INDEX)
 
 
-def pack_kernel_key(
-    a: ScalarType,
-    b: ScalarType,
-    c: ScalarType,
-    s: ScalarType,
-    threads: int,
-    thread_m_blocks: int,
-    thread_n_blocks: int,
-    thread_k_blocks: int,
-    m_block_size_8: bool,
-    stages: int,
-    group_blocks: int,
-    is_zp_float: bool,
-) -> int:
-    """The selector key of design.md section 8 (identical to C++ pack_kernel_key)."""
-    values = (
-        selector_index(a),
-        selector_index(b),
-        selector_index(c),
-        selector_index(s),
-        threads // 32,
-        thread_m_blocks,
-        thread_n_blocks,
-        thread_k_blocks,
-        int(bool(m_block_size_8)),
-        stages,
-        group_blocks + 1,
-        int(bool(is_zp_float)),
-    )
-    key = 0
-    for (_, shift, _), value in zip(_table.KEY_LAYOUT, values, strict=True):
-        key |= value << shift
-    return key
-
-
 @dataclasses.dataclass(frozen=True)
 class Scheme:
     """One row of design.md section 2. `s_type` None means "equal to the c type"."""

@@ -66,26 +66,6 @@ def test_selector_index_order():
     assert st.selector_index(st.ScalarType("other", 1, 1, True)) == 15
 
 
-def test_pack_kernel_key_fields():
-    key = st.pack_kernel_key(
-        st.kFloat16, st.kU4B8, st.kFloat16, st.kFloat16, 256, 1, 8, 8, True, 4, -1, False
-    )
-    assert key >> 41 & 0xF == 0
-    assert key >> 37 & 0xF == 4
-    assert key >> 24 & 0x1F == 8
-    assert key >> 21 & 0x7 == 1
-    assert key >> 16 & 0x1F == 8
-    assert key >> 11 & 0x1F == 8
-    assert key >> 10 & 1 == 1
-    assert key >> 7 & 0x7 == 4
-    assert key >> 1 & 0x3F == 0
-    assert key & 1 == 0
-    hqq = st.pack_kernel_key(
-        st.kFloat16, st.kU4, st.kFloat16, st.kFloat16, 128, 4, 4, 8, False, 4, 4, True
-    )
-    assert hqq & 1 == 1 and hqq >> 1 & 0x3F == 5
-
-
 def test_scheme_table_matches_design():
     assert [s.name for s in st.SCHEMES] == [
         "awq_int4",
