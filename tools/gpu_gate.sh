@@ -7,6 +7,8 @@
 #   3. compute-sanitizer memcheck and racecheck on a representative subset
 #   4. benchmarks/tune_dispatch.py (measurements for tools/dispatch_table.py)
 #   5. benchmarks/host_overhead.py (eager per-call host cost vs torch.matmul)
+# Each step is bounded (a timed-out check fails the gate) so the whole fits one 10-minute GPU
+# command.
 set -uo pipefail
 final="${OUT:-/tmp/out}"
 out=/tmp/gpu_gate
@@ -23,7 +25,7 @@ nvcc_pid=$!
 cd gpu_bundle || exit 2
 export MARLIN_LIBRARY="${PWD}/libmarlin.so" PYTHONPATH=python
 step "GPU suite"
-MARLIN_GPU_REPORT="${out}/gpu_report.json" timeout 420 python3 -m pytest tests/gpu -q \
+MARLIN_GPU_REPORT="${out}/gpu_report.json" timeout 180 python3 -m pytest tests/gpu -q \
   -p no:cacheprovider > "${out}/suite.log" 2>&1 || status=1
 tail -3 "${out}/suite.log"
 python3 tests/cc/host_gpu_smoke.py > "${out}/smoke.log" 2>&1 || status=1
@@ -31,10 +33,10 @@ tail -1 "${out}/smoke.log"
 
 step "memcheck / racecheck"
 subset="m1-k1408 or m7-k1664 or m26-k1408 or test_gpu_pack or test_forced_configs or test_bitwise"
-timeout 300 compute-sanitizer --tool memcheck --error-exitcode 9 python3 -m pytest tests/gpu -q \
+timeout 170 compute-sanitizer --tool memcheck --error-exitcode 9 python3 -m pytest tests/gpu -q \
   -p no:cacheprovider -k "${subset}" > "${out}/memcheck.log" 2>&1 || status=1
 tail -2 "${out}/memcheck.log"
-timeout 200 compute-sanitizer --tool racecheck --error-exitcode 9 python3 -m pytest tests/gpu -q \
+timeout 110 compute-sanitizer --tool racecheck --error-exitcode 9 python3 -m pytest tests/gpu -q \
   -p no:cacheprovider -k "gptq_int4-f16-g128-m1-k1408 or gptq_int4-f16-g128-m26-k1408 or awq_int4-f16-g128-m7 or test_forced_configs and t256-k128-n128" \
   > "${out}/racecheck.log" 2>&1 || status=1
 tail -2 "${out}/racecheck.log"
@@ -51,10 +53,10 @@ fi
 
 cd gpu_bundle || exit 2
 step "tune"
-timeout 200 python3 benchmarks/tune_dispatch.py --out "${out}/tune_h200.json" > "${out}/tune.log" 2>&1
+timeout 80 python3 benchmarks/tune_dispatch.py --out "${out}/tune_h200.json" > "${out}/tune.log" 2>&1
 tail -1 "${out}/tune.log"
 step "host overhead"
-timeout 120 python3 benchmarks/host_overhead.py --out "${out}/host_overhead.json" 2>&1 |
+timeout 40 python3 benchmarks/host_overhead.py --out "${out}/host_overhead.json" 2>&1 |
   tee "${out}/host_overhead.md"
 
 cp "${out}/gpu_report.json" "${out}/tune_h200.json" "${out}/suite.log" \
