@@ -6,7 +6,7 @@
 # Bounded to fit one 10-minute GPU command.
 set -uo pipefail
 python3 -m pip install -q --no-index --no-deps --no-compile --target /tmp/site .whl/*.whl
-cd gpu_bundle
+cd gpu_bundle || exit 2
 export MARLIN_LIBRARY=$PWD/libmarlin.so PYTHONPATH=python:/tmp/site HUMMING_CACHE_DIR=/tmp/hcache PYTHONUNBUFFERED=1
 OUT=${OUT:-/tmp/out}
 mkdir -p "$OUT"
