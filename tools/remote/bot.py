@@ -9,11 +9,12 @@ environment: the protos come from the buildgrid package). One lease at a time (c
 1. CreateBotSession, then UpdateBotSession in a loop: a long poll while idle, a heartbeat every
    quarter of --keepalive_s while busy (BuildGrid reaps sessions silent for longer than its
    bot-session-keepalive-timeout and gives their leases to another bot).
-2. For a lease: its payload (an Action, or an Action digest read from the CAS) is written to a
-   file and buildbox-run is started on it. buildbox-run does the real work: it fetches the
-   Command and inputs from the CAS, runs the command in a bubblewrap sandbox where only
-   --ro_bind paths of the host are visible, uploads outputs, stdout and stderr, and writes the
-   ActionResult.
+2. For a lease: its payload (an Action, or an Action digest read from the CAS) is adapted to
+   buildbox-run (_for_runner: v2.1 output_paths, the input root nested under a working
+   directory), written to a file, and buildbox-run is started on it. buildbox-run does the
+   real work: it fetches the Command and inputs from the CAS, runs the command in a bubblewrap
+   sandbox where only --ro_bind paths of the host are visible, uploads outputs, stdout and
+   stderr, and writes the ActionResult.
 3. The lease goes back COMPLETED with the ActionResult (or with an error status that BuildGrid
    retries on another bot). A lease the server drops is cancelled: its runner is killed.
 
