@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Formats the repository: buildifier (Starlark, BUILD, WORKSPACE), ruff (Python), clang-format
-# (C++/CUDA). `tools/format.sh --check` changes nothing and fails when something is unformatted
-# (what CI runs).
+# (C++/CUDA), and a lint of the shell scripts (`bash -n`, plus shellcheck at warning severity when
+# Debian's `shellcheck` is installed; it has nothing to fix). `tools/format.sh --check` changes
+# nothing and fails when something is unformatted (what CI runs).
 #
 # buildifier comes from npm (@bazel/buildifier, pinned in package.json) in the git-ignored
 # node_modules; the first run installs it. ruff comes from pip, clang-format from Debian.
@@ -32,9 +33,20 @@ cxx_files() {
   git ls-files --cached --others --exclude-standard -- '*.cu' '*.cuh' '*.h' '*.cc' '*.hpp' '*.cpp'
 }
 
+shell_files() {
+  git ls-files --cached --others --exclude-standard -- '*.sh' '.ci/run'
+}
+
 mapfile -t bzl < <(starlark_files)
 mapfile -t py < <(python_files)
 mapfile -t cxx < <(cxx_files)
+mapfile -t sh < <(shell_files)
+
+# Shell: the same in both modes (nothing is rewritten).
+for f in "${sh[@]}"; do bash -n "$f" || status=1; done
+if ((${#sh[@]})) && command -v shellcheck >/dev/null 2>&1; then
+  shellcheck -S warning "${sh[@]}" || status=1
+fi
 
 if ((check)); then
   ((${#bzl[@]})) && { "$buildifier" -config=.buildifier.json --mode=check --lint=warn "${bzl[@]}" || status=1; }
