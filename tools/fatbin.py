@@ -82,3 +82,65 @@ def object_device_code(data):
             raise ValueError("two fat binary entries for " + target)
         result[target] = entry
     return result
+
+
+def compare_objects(a, b):
+    """Differences between two objects' device code: [(target, what)], empty when identical.
+
+    `what` is `only in first`, `only in second`, `header` or `payload`.
+    """
+    code_a, code_b = object_device_code(a), object_device_code(b)
+    diffs = []
+    for target in sorted(set(code_a) | set(code_b)):
+        if target not in code_b:
+            diffs.append((target, "only in first"))
+        elif target not in code_a:
+            diffs.append((target, "only in second"))
+        elif code_a[target].header != code_b[target].header:
+            diffs.append((target, "header"))
+        elif code_a[target].payload != code_b[target].payload:
+            diffs.append((target, "payload"))
+    return diffs
+
+
+def main(argv):
+    """`fatbin.py DIR_A DIR_B`: compares the device code of every `*.o` of DIR_A with DIR_B's."""
+    import os
+    import sys
+
+    if len(argv) != 3:
+        sys.stderr.write("usage: fatbin.py DIR_A DIR_B\n")
+        return 2
+    failed = 0
+    found = 0
+    for root, _, names in os.walk(argv[1]):
+        for name in sorted(names):
+            if not name.endswith(".o"):
+                continue
+            path_a = os.path.join(root, name)
+            path_b = os.path.join(argv[2], os.path.relpath(path_a, argv[1]))
+            with open(path_a, "rb") as f:
+                a = f.read()
+            if not os.path.exists(path_b):
+                print(f"{name}: missing in {argv[2]}")
+                failed += 1
+                continue
+            with open(path_b, "rb") as f:
+                b = f.read()
+            found += 1
+            diffs = compare_objects(a, b)
+            targets = ", ".join(f"{t} {len(e.payload)} B" for t, e in object_device_code(a).items())
+            same = "object identical" if a == b else "object bytes differ"
+            print(
+                f"{name}: {'; '.join(f'{t}: {w}' for t, w in diffs) or 'device code identical'}"
+                f" ({targets}; {same})"
+            )
+            failed += bool(diffs)
+    print(f"{found} objects compared, {failed} with differences")
+    return 1 if failed or not found else 0
+
+
+if __name__ == "__main__":
+    import sys
+
+    sys.exit(main(sys.argv))

@@ -177,3 +177,14 @@ def test_load_profile_gzip_and_plain(tmp_path):
     assert (
         build_report.load_profile(str(plain)) == build_report.load_profile(str(packed)) == _events()
     )
+
+
+def test_compare_objects_names_each_difference():
+    a = _elf_with_fatbin([_fatbin_entry(2, 80, b"A" * 10), _fatbin_entry(1, 89, b"P")])
+    assert fatbin.compare_objects(a, a) == []
+    b = _elf_with_fatbin([_fatbin_entry(2, 80, b"A" * 9 + b"X"), _fatbin_entry(2, 90, b"B")])
+    assert fatbin.compare_objects(a, b) == [
+        ("compute_89", "only in first"),
+        ("sm_80", "payload"),
+        ("sm_90", "only in second"),
+    ]
