@@ -5,8 +5,11 @@
 # with a fresh --output_user_root and no disk cache (every action runs), under `nice -n 10`, and
 # prints a Markdown table: actions, wall time, Bazel's critical path, peak machine memory.
 # Usage: benchmarks/device_actions.sh OUT_DIR [ARCHS...]   (default: sm_80,sm_89 sm_80,sm_89,sm_90a)
+# MARLIN_TARGET (default //marlin:kernels) and MARLIN_SCHEMES (default all) pick a smaller build.
 # Works in a fresh clone of HEAD (with the working tree's uncommitted changes applied) under /tmp.
 set -euo pipefail
+target=${MARLIN_TARGET:-//marlin:kernels}
+schemes=${MARLIN_SCHEMES:-all}
 out=$(realpath -m "$1"); shift
 archs_list=("${@:-sm_80,sm_89}")
 [ $# -gt 0 ] || archs_list=(sm_80,sm_89 sm_80,sm_89,sm_90a)
@@ -31,8 +34,8 @@ for archs in "${archs_list[@]}"; do
     load=$(cut -d' ' -f1-3 /proc/loadavg)
     base=$(free -m | awk '/^Mem:/ {print $3}')
     start=$(date +%s.%N)
-    nice -n 10 bazel --output_user_root="$ob" build //marlin:kernels --disk_cache= \
-      --cuda_archs="$archs" --cuda_device_actions="$mode" \
+    nice -n 10 bazel --output_user_root="$ob" build "$target" --disk_cache= \
+      --cuda_archs="$archs" --marlin_schemes="$schemes" --cuda_device_actions="$mode" \
       --profile="$out/$tag.profile.gz" >"$out/$tag.log" 2>&1 &
     pid=$!
     peak=$(sample_peak "$pid")
@@ -48,4 +51,4 @@ for archs in "${archs_list[@]}"; do
     rm -rf "$ob"
   done
 done
-echo "commit $commit, $(nproc) cores, $(date -u +%F)" | tee -a "$out/table.md"
+echo "$target, --marlin_schemes=$schemes, commit $commit, $(nproc) cores, $(date -u +%F)" | tee -a "$out/table.md"

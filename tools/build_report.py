@@ -280,7 +280,7 @@ def render_chart(title, rows, path):
     ax1.tick_params(axis="y", labelsize=7)
     fig.suptitle(title)
     fig.tight_layout()
-    fig.savefig(path, dpi=90)
+    fig.savefig(path, dpi=90, bbox_inches="tight")
     plt.close(fig)
     return None
 
