@@ -6,8 +6,9 @@
 reads Bazel's JSON trace profile (`--profile=FILE`, gzipped when FILE ends in `.gz`) and writes
 `build_report.md` and `build_report.png` (a chart, when matplotlib is importable; otherwise the
 Markdown says so and the run still succeeds). Actions are recognised by cuda_library's progress
-messages (cuda_compile.bzl): `Compiling F.cu` (one action per file), `Compiling F.cu (sm_80)`
-(one device action per arch) and `Compiling F.cu (host code, fat binary of ...)`. Object bytes
+messages (cuda_compile.bzl): `Compiling F.cu` (one action per file), `Compiling F.cu (host front
+end)`, `Compiling F.cu (sm_80)` (one device action per arch) and `Compiling F.cu (host code, fat
+binary of ...)`. Object bytes
 per arch come from the fat binaries of the objects under `--objects_dir` (default
 `bazel-bin/marlin/_objs` of the workspace): the device code each arch adds to the object.
 """
@@ -41,6 +42,7 @@ Action = collections.namedtuple("Action", ["name", "start", "seconds", "file", "
 # cuda_library's progress messages (cuda_compile.bzl).
 _COMPILE = re.compile(r"^Compiling (?P<path>\S+\.cu)(?: \((?P<detail>[^)]*)\))?$")
 PER_FILE = "whole file"
+FRONT = "host front end"
 HOST = "host + fat binary"
 
 
@@ -55,8 +57,9 @@ def load_profile(path):
 def classify_action(name):
     """`(kernel file stem, part)` of a CUDA compile's progress message, else None.
 
-    `part` is an arch (`sm_80`, `compute_89`) for a device action, `HOST` for the host action
-    and `PER_FILE` for a one-action-per-file compile.
+    `part` is an arch (`sm_80`, `compute_89`) for a device action, `FRONT` for the host front
+    end (host preprocessing, cudafe++), `HOST` for the fat binary + host compile and `PER_FILE`
+    for a one-action-per-file compile.
     """
     match = _COMPILE.match(name)
     if not match:
@@ -67,6 +70,8 @@ def classify_action(name):
         return stem, PER_FILE
     if detail.startswith("host code"):
         return stem, HOST
+    if detail == FRONT:
+        return stem, FRONT
     return stem, detail
 
 
@@ -153,7 +158,9 @@ def per_file_table(acts, sizes):
 
 
 def _arch_key(part):
-    """Order: SASS ascending, then PTX, then host, then whole-file."""
+    """Order: host front end, SASS ascending, PTX, host + fat binary, whole file."""
+    if part == FRONT:
+        return (-1, 0, part)
     if part == HOST:
         return (2, 0, part)
     if part == PER_FILE:
@@ -202,8 +209,8 @@ def render_markdown(title, events, acts, rows, chart_name, chart_note, top=10):
         "",
         "## Seconds and object bytes per kernel file and arch",
         "",
-        "Seconds: wall time of each action (per arch: its device action; "
-        f"`{HOST}`: the action building the fat binary and the host code; `{PER_FILE}`: "
+        f"Seconds: wall time of each action (`{FRONT}`: host preprocessing and cudafe++; per "
+        f"arch: its device action; `{HOST}`: fat binary and host compile; `{PER_FILE}`: "
         "one action for the whole file). KiB: device code per arch in the object's fat "
         "binary, and the whole object.",
         "",

@@ -9,7 +9,7 @@ _TINY_OBJECT = "tests/analysis/_objs/tiny/tiny.pic.o"
 def _static_flags_test_impl(ctx):
     env = analysistest.begin(ctx)
     action = find_action(env, "CudaCompile")
-    asserts.equals(env, [], find_actions(env, "CudaDeviceCompile") + find_actions(env, "CudaHostCompile"), "per_file: one action")
+    asserts.equals(env, [], find_actions(env, "CudaHostFrontend") + find_actions(env, "CudaDeviceCompile") + find_actions(env, "CudaHostCompile"), "per_file: one action")
     if action:
         asserts.true(env, action.argv[0].endswith("marlin/private/tools/nvcc_stages"), "runs nvcc's stages: " + action.argv[0])
         asserts.equals(env, NVCC, option_value(action, "--nvcc"), "nvcc runs by absolute path")
@@ -45,10 +45,17 @@ _MULTI_ARCHS = ["compute_89", "sm_90a", "sm_86", "sm_86"]
 def _per_arch_test_impl(ctx):
     env = analysistest.begin(ctx)
     asserts.equals(env, [], find_actions(env, "CudaCompile"), "per_arch: no per-file action")
+    full = ["arch=compute_86,code=sm_86", "arch=compute_90a,code=sm_90a", "arch=compute_89,code=compute_89"]
+    front = find_action(env, "CudaHostFrontend")
+    module_id = _TINY_OBJECT + ".module_id"
+    cudafe = _TINY_OBJECT + ".cudafe1.cpp"
+    if front:
+        asserts.equals(env, "front", option_value(front, "--mode"))
+        asserts.equals(env, full, gencodes(front))
+        asserts.equals(env, sorted([cudafe, module_id]), sorted([f.short_path for f in front.outputs.to_list()]))
     devices = find_actions(env, "CudaDeviceCompile")
     targets = [option_value(a, "--target") for a in devices]
     asserts.equals(env, ["sm_86", "sm_90a", "compute_89"], targets, "one device action per target arch, in gencode order")
-    full = ["arch=compute_86,code=sm_86", "arch=compute_90a,code=sm_90a", "arch=compute_89,code=compute_89"]
     payloads = []
     for a in devices:
         target = option_value(a, "--target")
@@ -57,15 +64,12 @@ def _per_arch_test_impl(ctx):
 
         # Every device action sees the file's whole nvcc command (its stages are cut from it).
         asserts.equals(env, full, gencodes(a))
+        asserts.true(env, option_value(a, "--module_id_in").endswith(module_id), "reads the front end's module id")
+        inputs = [f.short_path for f in a.inputs.to_list()]
+        asserts.true(env, module_id in inputs and "tests/analysis/tiny.h" in inputs, str(inputs))
         outputs = sorted([f.short_path for f in a.outputs.to_list()])
-        kind = "cubin" if target.startswith("sm_") else "ptx"
-        payload = "{}.{}.{}".format(_TINY_OBJECT, target, kind)
-        asserts.equals(env, sorted([
-            payload,
-            "{}.{}.module_id".format(_TINY_OBJECT, target),
-            "{}.{}.stub.c".format(_TINY_OBJECT, target),
-        ]), outputs)
-        asserts.true(env, "tests/analysis/tiny.h" in [f.short_path for f in a.inputs.to_list()], "hdrs are inputs")
+        payload = "{}.{}.{}".format(_TINY_OBJECT, target, "cubin" if target.startswith("sm_") else "ptx")
+        asserts.equals(env, sorted([payload, "{}.{}.stub.c".format(_TINY_OBJECT, target)]), outputs)
         payloads.append(payload)
     host = find_action(env, "CudaHostCompile")
     if host:
@@ -75,7 +79,7 @@ def _per_arch_test_impl(ctx):
         device_args = [a for a in host.argv if a.startswith("--device=")]
         asserts.equals(env, ["sm_86", "sm_90a", "compute_89"], [a[len("--device="):].split("=")[0] for a in device_args])
         inputs = [f.short_path for f in host.inputs.to_list()]
-        for p in payloads:
+        for p in payloads + [cudafe]:
             asserts.true(env, p in inputs, "the host action reads " + p)
     return analysistest.end(env)
 
@@ -113,7 +117,7 @@ _per_source_test = analysistest.make(_per_source_test_impl, config_settings = fl
 
 def _sm75_family_no_arch_test_impl(ctx):
     env = analysistest.begin(ctx)
-    for mnemonic in ("CudaCompile", "CudaDeviceCompile", "CudaHostCompile"):
+    for mnemonic in ("CudaCompile", "CudaHostFrontend", "CudaDeviceCompile", "CudaHostCompile"):
         asserts.equals(env, [], find_actions(env, mnemonic), "sm75 family with --cuda_archs=sm_80: no compile")
     return analysistest.end(env)
 

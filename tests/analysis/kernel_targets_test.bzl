@@ -30,10 +30,12 @@ def _gencode_test_impl(ctx):
     expected = ctx.attr.expected_gencodes
     devices = find_actions(env, "CudaDeviceCompile")
     if not expected:
-        for mnemonic in ("CudaCompile", "CudaDeviceCompile", "CudaHostCompile"):
+        for mnemonic in ("CudaCompile", "CudaHostFrontend", "CudaDeviceCompile", "CudaHostCompile"):
             asserts.equals(env, [], find_actions(env, mnemonic), "expected no " + mnemonic + " action")
     else:
-        # Default --cuda_device_actions=per_arch: one device action per gencode, one host action.
+        # Default --cuda_device_actions=per_arch: a host front end, one device action per
+        # gencode, one host action.
+        find_action(env, "CudaHostFrontend")
         action = find_action(env, "CudaHostCompile")
         if action:
             asserts.equals(env, expected, gencodes(action))

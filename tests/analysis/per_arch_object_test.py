@@ -41,6 +41,19 @@ def test_each_arch_device_code_is_identical(objects):
     assert code["per_file"]["sm_80"].payload != code["per_file"]["sm_90a"].payload
 
 
+def test_every_arch_names_the_local_kernel_with_the_host_code_module_id(objects):
+    # The anonymous-namespace kernel's device name embeds the module id; the host code registers
+    # it by that name, so each arch's device code must carry the same one.
+    data = objects["per_arch"]
+    code = fatbin.object_device_code(data)
+    marker = b"_GLOBAL__N__"
+    start = data.index(marker, data.index(b"tiny_local_kernel") - 200)
+    name = data[start : data.index(b"\0", start)]
+    assert b"tiny_local_kernel" in name, name
+    for target in ("sm_80", "sm_90a"):
+        assert name in code[target].payload, target
+
+
 def test_objects_are_identical(objects):
     assert objects["per_file"] == objects["per_arch"]
 

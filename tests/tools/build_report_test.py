@@ -63,6 +63,10 @@ def _events():
             ("sm80_kernel_float16_u4b8_float16", build_report.HOST),
         ),
         (f"Compiling {G}", ("sm89_kernel_fe4m3fn_u4_bfloat16", build_report.PER_FILE)),
+        (
+            f"Compiling {F} (host front end)",
+            ("sm80_kernel_float16_u4b8_float16", build_report.FRONT),
+        ),
         ("Compiling marlin/csrc/exec_config.cc", None),
         ("Linking marlin/libkernels.a", None),
     ],
@@ -152,6 +156,12 @@ def test_report_rows_totals_and_chart(tmp_path):
         "sm_90a",
         build_report.HOST,
         build_report.PER_FILE,
+    ]
+    assert build_report.columns(
+        [{"seconds": {"sm_80": 1, build_report.FRONT: 1}, "bytes": {}}]
+    ) == [
+        build_report.FRONT,
+        "sm_80",
     ]
     text = build_report.render_markdown("t", events, acts, rows, "build_report.png", None, top=2)
     assert "| sm80_kernel_float16_u4b8_float16 | 30.0 | 40.0 | 5.0 |  | 75.0 | 2 | 1 |" in text

@@ -53,6 +53,15 @@ def test_env_exports_keeps_single_values_only(three):
     assert not [e for e in exports if e.startswith(("export SYSTEM_INCLUDES", "export LIBRARIES"))]
 
 
+def test_front_stages_write_the_module_id_once(three):
+    _, commands = three
+    lines, cudafe_cpp, module_id = nvcc_stages.front_stages(commands)
+    assert [nvcc_stages.classify(line)["kind"] for line in lines] == ["host_cpp", "cudafe"]
+    assert "--gen_module_id_file" in lines[1]
+    assert cudafe_cpp == "w/t.pic.o.compute_89.cudafe1.cpp"
+    assert module_id == "w/t.pic.o.module_id"
+
+
 @pytest.mark.parametrize(
     "target,payload,lines",
     [
@@ -66,13 +75,14 @@ def test_device_stages_of_one_target(three, target, payload, lines):
     got, got_payload, stub, module_id = nvcc_stages.device_stages(commands, target)
     assert got_payload == payload
     assert len(got) == lines
+    assert got == [c for c in commands if c in got], "nvcc's own lines, unchanged, in order"
     arch = nvcc_stages.virtual_arch(target)
     assert "-D__CUDA_ARCH_LIST__=800,890,900" in got[0], (
         "the file's whole arch list, as in one nvcc call"
     )
     assert f"-arch {arch} " in got[1]
-    # No cudafe++ runs here, so cicc writes the module id itself (as nvcc -cubin does).
-    assert "--gen_module_id_file --module_id_file_name" in got[1]
+    # cicc reads the front end's module id: the archs' device code agrees on it.
+    assert "--gen_module_id_file" not in got[1]
     assert stub == f"w/t.pic.o.{arch}.cudafe1.stub.c"
     assert module_id == "w/t.pic.o.module_id"
     assert not [line for line in got if "cudafe++" in line or "fatbinary" in line]
@@ -88,10 +98,8 @@ def test_host_stages(three):
     _, commands = three
     host = nvcc_stages.host_stages(commands)
     kinds = [nvcc_stages.classify(line)["kind"] for line in host["lines"]]
-    assert kinds == ["host_cpp", "cudafe", "fatbinary", "host_cc"]
-    assert "--gen_module_id_file" not in host["lines"][1], (
-        "cudafe++ reads the device actions' module id"
-    )
+    assert kinds == ["fatbinary", "host_cc"]
+    assert host["cudafe_cpp"] == "w/t.pic.o.compute_89.cudafe1.cpp"
     assert host["stub"] == "w/t.pic.o.compute_89.cudafe1.stub.c"
     assert host["stub_arch"] == "compute_89"
     assert host["object"] == "w/t.pic.o"
@@ -109,22 +117,26 @@ def test_host_stages_single_arch_stub_without_arch_in_its_name():
     assert host["stub"].endswith(".cudafe1.stub.c")
 
 
+def test_unknown_stage_is_refused(three):
+    _, commands = three
+    with pytest.raises(nvcc_stages.StageError, match="unknown nvcc stage: nvlink"):
+        nvcc_stages.host_stages(commands + ["nvlink --arch=sm_80 x.o"])
+
+
 def _devices(targets):
-    return [(t, t + ".bin", t + ".stub.c", t + ".mid") for t in targets]
+    return [(t, t + ".bin", t + ".stub.c") for t in targets]
 
 
 def test_host_inputs_places_every_device_output(three):
     _, commands = three
     host = nvcc_stages.host_stages(commands)
-    copies = nvcc_stages.host_inputs(
-        host, _devices(["sm_80", "sm_90a", "compute_89"]), lambda p: b"id"
-    )
+    copies = nvcc_stages.host_inputs(host, _devices(["sm_80", "sm_90a", "compute_89"]), "front.cpp")
     assert copies == [
+        ("front.cpp", "w/t.pic.o.compute_89.cudafe1.cpp"),
         ("sm_80.bin", "w/t.pic.o.compute_80.cubin"),
         ("sm_90a.bin", "w/t.pic.o.compute_90a.cubin"),
         ("compute_89.bin", "w/t.pic.o.compute_89.ptx"),
         ("compute_89.stub.c", "w/t.pic.o.compute_89.cudafe1.stub.c"),
-        ("sm_80.mid", "w/t.pic.o.module_id"),
     ]
 
 
@@ -139,16 +151,7 @@ def test_host_inputs_refuses_missing_or_extra_device_outputs(three, targets, mes
     _, commands = three
     host = nvcc_stages.host_stages(commands)
     with pytest.raises(nvcc_stages.StageError, match=message):
-        nvcc_stages.host_inputs(host, _devices(targets), lambda p: b"id")
-
-
-def test_host_inputs_refuses_different_module_ids(three):
-    _, commands = three
-    host = nvcc_stages.host_stages(commands)
-    with pytest.raises(nvcc_stages.StageError, match="different module ids"):
-        nvcc_stages.host_inputs(
-            host, _devices(["sm_80", "sm_90a", "compute_89"]), lambda p: p.encode()
-        )
+        nvcc_stages.host_inputs(host, _devices(targets), "front.cpp")
 
 
 def test_canonical_source_makes_the_module_id_seed_location_free(three):
@@ -161,11 +164,6 @@ def test_canonical_source_makes_the_module_id_seed_location_free(three):
 
 
 def test_parse_device():
-    assert nvcc_stages.parse_device("sm_80=a.cubin,a.stub.c,a.mid") == (
-        "sm_80",
-        "a.cubin",
-        "a.stub.c",
-        "a.mid",
-    )
+    assert nvcc_stages.parse_device("sm_80=a.cubin,a.stub.c") == ("sm_80", "a.cubin", "a.stub.c")
     with pytest.raises(nvcc_stages.StageError):
         nvcc_stages.parse_device("sm_80=a.cubin")

@@ -4,9 +4,10 @@ Both modes run `//marlin/private/tools:nvcc_stages`, which takes the stage list 
 nvcc command (`nvcc --dryrun`, every `-gencode` of the file) and runs all of it or a share:
 
 - `per_file`: one `CudaCompile` action runs every stage (what one nvcc call does);
-- `per_arch`: one `CudaDeviceCompile` action per target arch (device preprocessing, cicc, and
-  ptxas for `sm_XX`: a cubin, or PTX for `compute_XX`), then one `CudaHostCompile` action (host
-  preprocessing, cudafe++, fatbinary over those cubins and PTX, host compile into the object).
+- `per_arch`: one `CudaHostFrontend` action (host preprocessing and cudafe++, which writes the
+  module id every cicc run reads), then one `CudaDeviceCompile` action per target arch (device
+  preprocessing, cicc, and ptxas for `sm_XX`: a cubin, or PTX for `compute_XX`), then one
+  `CudaHostCompile` action (fatbinary over those cubins and PTX, host compile into the object).
   A file's archs compile in parallel; the object is the same as `per_file`'s.
 """
 
@@ -83,8 +84,8 @@ def cuda_compile_action(
       ccbin: the host compiler (from the C++ toolchain).
       gencode: `-gencode` values (`arch=compute_80,code=sm_80`), see arch_rules.bzl.
       inputs: depset of every header the compile may read (srcs, hdrs, deps' headers).
-      device_actions: `per_arch` (one device action per gencode, then a host action) or
-        `per_file` (one action), from `--cuda_device_actions`.
+      device_actions: `per_arch` (a host front end action, one device action per gencode, then
+        a host action) or `per_file` (one action), from `--cuda_device_actions`.
       defines: preprocessor defines (without -D).
       quote_includes: `-I` directories searched first (workspace roots, bin dirs).
       includes: `-I` directories.
@@ -112,43 +113,65 @@ def cuda_compile_action(
         )
         return []
 
+    prefix = output.basename
+    cudafe_cpp = ctx.actions.declare_file(prefix + ".cudafe1.cpp", sibling = output)
+    module_id = ctx.actions.declare_file(prefix + ".module_id", sibling = output)
+    ctx.actions.run(
+        executable = nvcc_stages,
+        arguments = [
+            ctx.actions.args().add_all(common + [
+                "--mode=front",
+                "--cudafe_out=" + cudafe_cpp.path,
+                "--module_id_out=" + module_id.path,
+                "--",
+            ]),
+            options,
+        ],
+        inputs = all_inputs,
+        outputs = [cudafe_cpp, module_id],
+        env = env,
+        mnemonic = "CudaHostFrontend",
+        progress_message = "Compiling {} (host front end)".format(src.short_path),
+    )
     device_specs = []
     payloads = []
     device_outputs = []
     for g in gencode:
         target = gencode_target(g)
         payload = ctx.actions.declare_file(
-            "{}.{}.{}".format(output.basename, target, "cubin" if target.startswith("sm_") else "ptx"),
+            "{}.{}.{}".format(prefix, target, "cubin" if target.startswith("sm_") else "ptx"),
             sibling = output,
         )
-        stub = ctx.actions.declare_file("{}.{}.stub.c".format(output.basename, target), sibling = output)
-        module_id = ctx.actions.declare_file("{}.{}.module_id".format(output.basename, target), sibling = output)
+        stub = ctx.actions.declare_file("{}.{}.stub.c".format(prefix, target), sibling = output)
         ctx.actions.run(
             executable = nvcc_stages,
             arguments = [
                 ctx.actions.args().add_all(common + [
                     "--mode=device",
                     "--target=" + target,
+                    "--module_id_in=" + module_id.path,
                     "--payload_out=" + payload.path,
                     "--stub_out=" + stub.path,
-                    "--module_id_out=" + module_id.path,
                     "--",
                 ]),
                 options,
             ],
-            inputs = all_inputs,
-            outputs = [payload, stub, module_id],
+            inputs = depset([module_id], transitive = [all_inputs]),
+            outputs = [payload, stub],
             env = env,
             mnemonic = "CudaDeviceCompile",
             progress_message = "Compiling {} ({})".format(src.short_path, target),
         )
-        device_specs.append("--device={}={},{},{}".format(target, payload.path, stub.path, module_id.path))
+        device_specs.append("--device={}={},{}".format(target, payload.path, stub.path))
         payloads.append(payload)
-        device_outputs += [payload, stub, module_id]
+        device_outputs += [payload, stub]
     ctx.actions.run(
         executable = nvcc_stages,
-        arguments = [ctx.actions.args().add_all(common + ["--mode=host"] + device_specs + ["--"]), options],
-        inputs = depset(device_outputs, transitive = [all_inputs]),
+        arguments = [
+            ctx.actions.args().add_all(common + ["--mode=host", "--cudafe_in=" + cudafe_cpp.path] + device_specs + ["--"]),
+            options,
+        ],
+        inputs = depset([cudafe_cpp] + device_outputs, transitive = [all_inputs]),
         outputs = [output],
         env = env,
         mnemonic = "CudaHostCompile",

@@ -7,17 +7,19 @@ the host compile (`gcc -c`) that includes cicc's stub, which includes the embedd
 This tool takes that list for the file's full command and runs
 
 - `--mode=whole`: every stage (one action per file, the same work as one nvcc call);
-- `--mode=device --target=sm_XX|compute_XX`: the device preprocessing, cicc and (for `sm_XX`)
-  ptxas of one target, writing its cubin or PTX, cicc's stub and the module id;
-- `--mode=host --device=...`: host preprocessing, cudafe++, fatbinary over the given device
-  outputs, and the host compile, writing the object.
+- `--mode=front`: host preprocessing and cudafe++, writing cudafe++'s host source and the module
+  id (nvcc derives the id once, here, from the host preprocessed source; every cicc run reads
+  it, so the device code of all archs agrees on it);
+- `--mode=device --target=sm_XX|compute_XX --module_id_in=...`: the device preprocessing, cicc
+  and (for `sm_XX`) ptxas of one target, writing its cubin or PTX and cicc's stub;
+- `--mode=host --cudafe_in=... --device=...`: fatbinary over the device outputs and the host
+  compile of the front end's source (which includes the stub), writing the object.
 
 Every mode computes its stages from the same full command, so `__CUDA_ARCH_LIST__`, file names
-and options are those of the single nvcc call. Each run works in its own directory next to the
-output (`<output>.<mode>.d`); stages are run by bash from nvcc's own lines. One edit makes the
-actions independent of where they run: `--orig_src_path_name` (nvcc's absolute real path of the
-source, from which cicc and cudafe++ derive the module id) becomes the path as given (`--src`),
-so every action of a file, in any execroot, sandbox or executor, gets the same module id.
+and options are those of the single nvcc call, and runs nvcc's own lines unchanged, by bash, in
+a directory of its own next to the output (`<output>.<target or nvcc>.d`). One edit makes the
+outputs independent of where they are built: `--orig_src_path_name` (nvcc's absolute real path
+of the source, which seeds the module id) becomes the path as given (`--src`).
 """
 
 import os
@@ -31,17 +33,22 @@ from absl import app
 from absl import flags
 
 _NVCC = flags.DEFINE_string("nvcc", None, "Absolute path of nvcc.")
-_MODE = flags.DEFINE_enum("mode", "whole", ["whole", "device", "host"], "Which stages to run.")
+_MODE = flags.DEFINE_enum(
+    "mode", "whole", ["whole", "front", "device", "host"], "Which stages to run."
+)
 _SRC = flags.DEFINE_string("src", None, "The .cu file, as nvcc's command line names it.")
 _OUTPUT = flags.DEFINE_string("output", None, "The object (whole, host) this compile is for.")
 _TARGET = flags.DEFINE_string("target", None, "For --mode=device: sm_XX or compute_XX.")
 _PAYLOAD = flags.DEFINE_string("payload_out", None, "For --mode=device: where the cubin/PTX goes.")
 _STUB = flags.DEFINE_string("stub_out", None, "For --mode=device: where cicc's stub goes.")
-_MODULE_ID = flags.DEFINE_string("module_id_out", None, "For --mode=device: the module id file.")
+_MODULE_ID_OUT = flags.DEFINE_string("module_id_out", None, "For --mode=front: the module id.")
+_MODULE_ID_IN = flags.DEFINE_string("module_id_in", None, "For --mode=device: the module id.")
+_CUDAFE_OUT = flags.DEFINE_string("cudafe_out", None, "For --mode=front: cudafe++'s host source.")
+_CUDAFE_IN = flags.DEFINE_string("cudafe_in", None, "For --mode=host: cudafe++'s host source.")
 _DEVICE = flags.DEFINE_multi_string(
     "device",
     [],
-    "For --mode=host: TARGET=PAYLOAD,STUB,MODULE_ID, the outputs of one device action.",
+    "For --mode=host: TARGET=PAYLOAD,STUB, the outputs of one device action.",
 )
 
 _ENV_LINE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*=")
@@ -149,19 +156,52 @@ def canonical_source(command, src):
     return _ORIG_SRC_PATH.sub(lambda _: "--orig_src_path_name " + shlex.quote(src), command)
 
 
+def _stages(commands):
+    stages = [classify(c) for c in commands if classify(c)["kind"] != "rm"]
+    unknown = [s["command"] for s in stages if s["kind"] == "other"]
+    if unknown:
+        raise StageError("unknown nvcc stage: " + unknown[0])
+    return stages
+
+
+def _one(stages, kind):
+    found = [s for s in stages if s["kind"] == kind]
+    if len(found) != 1:
+        raise StageError(f"expected one {kind} stage, found {len(found)}")
+    return found[0]
+
+
+def front_stages(commands):
+    """The host front end: host preprocessing and cudafe++, which also writes the module id.
+
+    Returns:
+      `(lines, cudafe_cpp, module_id)`: the shell lines, cudafe++'s host source and the module
+      id file (nvcc derives it here, from the host preprocessed source, for every cicc run).
+    """
+    stages = _stages(commands)
+    cudafe = _one(stages, "cudafe")
+    if "--gen_module_id_file" not in cudafe["tokens"]:
+        raise StageError("cudafe++ does not write the module id: " + cudafe["command"])
+    lines = [_one(stages, "host_cpp")["command"], cudafe["command"]]
+    return (
+        lines,
+        _option(cudafe["tokens"], "--gen_c_file_name"),
+        _option(cudafe["tokens"], "--module_id_file_name"),
+    )
+
+
 def device_stages(commands, target):
-    """The stages that compile `target`'s device code, and what they write.
+    """The stages that compile `target`'s device code, and what they read and write.
 
     Args:
       commands: command lines of the full compile (parse_dryrun).
       target: `sm_XX` (cubin) or `compute_XX` (PTX).
 
     Returns:
-      `(lines, payload, stub, module_id)`: the shell lines to run (cicc made to write the module
-      id itself, as nvcc does for `-cubin`), and the paths of the cubin or PTX, cicc's stub and
-      the module id.
+      `(lines, payload, stub, module_id)`: the shell lines to run (nvcc's own, unchanged), the
+      paths of the cubin or PTX and of cicc's stub, and the module id file cicc reads.
     """
-    stages = [classify(c) for c in commands]
+    stages = _stages(commands)
     arch = virtual_arch(target)
     cicc = [s for s in stages if s["kind"] == "cicc" and s["arch"] == arch]
     if len(cicc) != 1:
@@ -170,12 +210,7 @@ def device_stages(commands, target):
     cpp = [s for s in stages if s["kind"] == "device_cpp" and s["out"] == cicc["input"]]
     if len(cpp) != 1:
         raise StageError(f"expected one device preprocessing stage for {arch}, found {len(cpp)}")
-    command = cicc["command"]
-    if "--gen_module_id_file" not in cicc["tokens"]:
-        command = command.replace(
-            " --module_id_file_name ", " --gen_module_id_file --module_id_file_name ", 1
-        )
-    lines = [cpp[0]["command"], command]
+    lines = [cpp[0]["command"], cicc["command"]]
     payload = cicc["out"]
     if target.startswith("sm_"):
         ptxas = [
@@ -196,25 +231,17 @@ def device_stages(commands, target):
 
 
 def host_stages(commands):
-    """The host-side stages: preprocessing, cudafe++, fatbinary and the host compile.
+    """The host back end: fatbinary and the host compile.
 
     Returns:
-      A dict: `lines` (to run; cudafe++ made to read the module id instead of writing it),
-      `module_id` (the path cudafe++ reads), `stub` (the path of the stub the host compile
-      includes), `stub_arch` (the virtual arch whose cicc wrote it), `images` (fatbinary's
-      `--image3` entries) and `object` (the host compile's output).
+      A dict: `lines` (to run), `cudafe_cpp` (the front end's host source, which the host
+      compile reads), `stub` (the path of the stub it includes), `stub_arch` (the virtual arch
+      whose cicc wrote it), `images` (fatbinary's `--image3` entries) and `object`.
     """
-    stages = [classify(c) for c in commands]
-    picked = {}
-    for kind in ("host_cpp", "cudafe", "fatbinary", "host_cc"):
-        found = [s for s in stages if s["kind"] == kind]
-        if len(found) != 1:
-            raise StageError(f"expected one {kind} stage, found {len(found)}")
-        picked[kind] = found[0]
-    unknown = [s["command"] for s in stages if s["kind"] == "other"]
-    if unknown:
-        raise StageError("unknown nvcc stage: " + unknown[0])
-    cudafe = picked["cudafe"]
+    stages = _stages(commands)
+    cudafe = _one(stages, "cudafe")
+    fatbinary = _one(stages, "fatbinary")
+    host_cc = _one(stages, "host_cc")
     gen_c = _option(cudafe["tokens"], "--gen_c_file_name")
     stub_name = os.path.basename(_option(cudafe["tokens"], "--stub_file_name"))
     # The host compile includes the stub of one cicc run (the last virtual arch's).
@@ -228,53 +255,45 @@ def host_stages(commands):
         raise StageError(
             f"expected one cicc stage writing the stub {stub_name}, found {len(writers)}"
         )
-    cudafe_command = cudafe["command"].replace("--gen_module_id_file ", "", 1)
     return {
-        "lines": [
-            picked["host_cpp"]["command"],
-            cudafe_command,
-            picked["fatbinary"]["command"],
-            picked["host_cc"]["command"],
-        ],
-        "module_id": _option(cudafe["tokens"], "--module_id_file_name"),
+        "lines": [fatbinary["command"], host_cc["command"]],
+        "cudafe_cpp": gen_c,
         "stub": os.path.join(os.path.dirname(gen_c), stub_name),
         "stub_arch": writers[0],
-        "images": picked["fatbinary"]["images"],
-        "object": picked["host_cc"]["out"],
+        "images": fatbinary["images"],
+        "object": host_cc["out"],
     }
 
 
 def parse_device(spec):
-    """`sm_80=P,S,M` -> `("sm_80", P, S, M)`."""
+    """`sm_80=P,S` -> `("sm_80", P, S)`: a device action's payload (cubin or PTX) and stub."""
     target, _, files = spec.partition("=")
     parts = files.split(",")
-    if not target or len(parts) != 3:
-        raise StageError(f"--device: expected TARGET=PAYLOAD,STUB,MODULE_ID, got '{spec}'")
-    return (target, parts[0], parts[1], parts[2])
+    if not target or len(parts) != 2:
+        raise StageError(f"--device: expected TARGET=PAYLOAD,STUB, got '{spec}'")
+    return (target, parts[0], parts[1])
 
 
-def host_inputs(stages, devices, read):
-    """Which device output goes where before the host stages run.
+def host_inputs(stages, devices, cudafe_cpp):
+    """Which front end and device output goes where before the host stages run.
 
     Args:
       stages: host_stages' result.
       devices: parse_device tuples.
-      read: reads a file's bytes (the module ids are compared).
+      cudafe_cpp: the front end action's host source.
 
     Returns:
-      A list of `(source, destination)` copies: every fatbinary image, the stub, the module id.
+      A list of `(source, destination)` copies: the host source, every fatbinary image, the stub.
     """
     by_target = {d[0]: d for d in devices}
     if len(by_target) != len(devices):
         raise StageError("--device: a target is given twice")
-    copies = []
+    copies = [(cudafe_cpp, stages["cudafe_cpp"])]
     used = set()
     for image in stages["images"]:
         target = image_target(image)
         if target not in by_target:
-            raise StageError(
-                "no device output for fatbinary image {} ({})".format(target, image["file"])
-            )
+            raise StageError(f"no device output for fatbinary image {target} ({image['file']})")
         copies.append((by_target[target][1], image["file"]))
         used.add(target)
     unused = sorted(set(by_target) - used)
@@ -286,13 +305,6 @@ def host_inputs(stages, devices, read):
     if not stub_from:
         raise StageError("no device output of {} for the stub".format(stages["stub_arch"]))
     copies.append((stub_from[0][2], stages["stub"]))
-    ids = {read(d[3]) for d in devices}
-    if len(ids) != 1:
-        raise StageError(
-            "the device actions computed different module ids: "
-            + ", ".join(sorted(i.decode(errors="replace") for i in ids))
-        )
-    copies.append((devices[0][3], stages["module_id"]))
     return copies
 
 
@@ -337,20 +349,20 @@ def _fresh_dir(path):
     os.makedirs(path)
 
 
+def _require(**values):
+    for name, value in values.items():
+        if not value:
+            raise app.UsageError(f"--mode={_MODE.value} needs --{name}")
+
+
 def main(argv):
     nvcc_args = argv[1:]
     if nvcc_args and nvcc_args[0] == "--":
         nvcc_args = nvcc_args[1:]
-    for name, value in (
-        ("--nvcc", _NVCC.value),
-        ("--src", _SRC.value),
-        ("--output", _OUTPUT.value),
-    ):
-        if not value:
-            raise app.UsageError(name + " is required")
+    _require(nvcc=_NVCC.value, src=_SRC.value, output=_OUTPUT.value)
     mode = _MODE.value
-    # whole and host write the same object: the same directory name keeps their file names equal.
-    tag = {"whole": "nvcc", "host": "nvcc", "device": _TARGET.value}[mode]
+    # whole, front and host write the same object: one directory name keeps file names equal.
+    tag = _TARGET.value if mode == "device" else "nvcc"
     if not tag:
         raise app.UsageError("--mode=device needs --target")
     work = work_dir(_OUTPUT.value, tag)
@@ -359,33 +371,31 @@ def main(argv):
     env, commands = dryrun(_NVCC.value, nvcc_args, _SRC.value, object_path)
     try:
         if mode == "whole":
-            lines = [c for c in commands if classify(c)["kind"] != "rm"]
-            if run_lines(env, lines):
+            if run_lines(env, [s["command"] for s in _stages(commands)]):
                 return 1
             os.replace(object_path, _OUTPUT.value)
-        elif mode == "device":
-            lines, payload, stub, module_id = device_stages(commands, _TARGET.value)
+        elif mode == "front":
+            _require(cudafe_out=_CUDAFE_OUT.value, module_id_out=_MODULE_ID_OUT.value)
+            lines, cudafe_cpp, module_id = front_stages(commands)
             if run_lines(env, lines):
                 return 1
-            for src, dst in (
-                (payload, _PAYLOAD.value),
-                (stub, _STUB.value),
-                (module_id, _MODULE_ID.value),
-            ):
-                if not dst:
-                    raise app.UsageError(
-                        "--mode=device needs --payload_out, --stub_out and --module_id_out"
-                    )
-                os.replace(src, dst)
+            os.replace(cudafe_cpp, _CUDAFE_OUT.value)
+            os.replace(module_id, _MODULE_ID_OUT.value)
+        elif mode == "device":
+            _require(
+                payload_out=_PAYLOAD.value, stub_out=_STUB.value, module_id_in=_MODULE_ID_IN.value
+            )
+            lines, payload, stub, module_id = device_stages(commands, _TARGET.value)
+            shutil.copyfile(_MODULE_ID_IN.value, module_id)
+            if run_lines(env, lines):
+                return 1
+            os.replace(payload, _PAYLOAD.value)
+            os.replace(stub, _STUB.value)
         else:
-            stages = host_stages([c for c in commands if classify(c)["kind"] != "rm"])
+            _require(cudafe_in=_CUDAFE_IN.value, device=_DEVICE.value)
+            stages = host_stages(commands)
             devices = [parse_device(d) for d in _DEVICE.value]
-
-            def read(path):
-                with open(path, "rb") as f:
-                    return f.read()
-
-            for src, dst in host_inputs(stages, devices, read):
+            for src, dst in host_inputs(stages, devices, _CUDAFE_IN.value):
                 shutil.copyfile(src, dst)
             if run_lines(env, stages["lines"]):
                 return 1
