@@ -9,10 +9,11 @@ manifest): SASS first, then PTX, each ascending.
 `//marlin:schemes` takes scheme names of `marlin/private/kernel_plan.bzl`'s `MARLIN_SCHEMES`, or
 `all` (the default) alone: `all,gptq_int4` is an error, not "all".
 
-`//marlin:device_actions` (`--cuda_device_actions`) is `per_arch` (the default: one
-`CudaDeviceCompile` action per target arch of a `.cu` file, then one `CudaHostCompile` action
-for the fat binary and the host code) or `per_file` (one `CudaCompile` action per file). Both
-run nvcc's own stages of the file's single nvcc command and give the same object.
+`//marlin:device_actions` (`--cuda_device_actions`) is `per_arch` (the default: for each `.cu`
+file a `CudaHostFrontend` action, one `CudaDeviceCompile` action per target arch, then one
+`CudaHostCompile` action for the fat binary and the host code) or `per_file` (one `CudaCompile`
+action per file). Both run nvcc's own stages of the file's single nvcc command and give the same
+object.
 
 `--cuda_archs` and `--marlin_schemes` are comma-separated lists in one flag value. Given twice,
 the last value wins and the earlier one is dropped (Bazel's rule for a build setting, which

@@ -131,11 +131,12 @@ cuda_library = rule(
 Each `.cu` file is compiled by nvcc's own stages of `nvcc -x cu -std=c++17 -O3 -Xcompiler -fPIC
 -ccbin <cc>` (plus `-static-global-template-stub=false` on CUDA >= 12.8), `-gencode` per target
 arch from `--cuda_archs` (mapped by `arch_family`, see `family_gencode`), the deps' includes and
-defines. By default (`--cuda_device_actions=per_arch`) that is one `CudaDeviceCompile` action per
-target arch (a cubin, or PTX for `compute_XX`; the archs of a file build in parallel) and one
-`CudaHostCompile` action (fat binary + host code, the object); `per_file` runs all of it in one
-`CudaCompile` action. Both give the same object (//tests/analysis:per_arch_object_test); the
-`device_code` output group holds the per-arch cubins and PTX.
+defines. By default (`--cuda_device_actions=per_arch`) that is a `CudaHostFrontend` action (host
+preprocessing, cudafe++, the module id), one `CudaDeviceCompile` action per target arch (a cubin,
+or PTX for `compute_XX`; the archs of a file build in parallel) and a `CudaHostCompile` action
+(fat binary + host compile: the object); `per_file` runs all of it in one `CudaCompile` action.
+Both give the same object (//tests/analysis:per_arch_object_test); the `device_code` output group
+holds the per-arch cubins and PTX.
 Inputs are only the declared files: srcs, hdrs and the deps' headers. The objects are archived
 with the C++ toolchain and returned in `CcInfo` together with static cudart, so `cc_binary` /
 `cc_test` consumers link them. No relocatable device code (`-rdc`) and no device link step.
