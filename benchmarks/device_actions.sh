@@ -5,7 +5,8 @@
 # with a fresh --output_user_root and no disk cache (every action runs), under `nice -n 10`, and
 # prints a Markdown table: actions, wall time, Bazel's critical path, peak machine memory.
 # Usage: benchmarks/device_actions.sh OUT_DIR [ARCHS...]   (default: sm_80,sm_89 sm_80,sm_89,sm_90a)
-# MARLIN_TARGET (default //marlin:kernels) and MARLIN_SCHEMES (default all) pick a smaller build.
+# MARLIN_TARGET (default //marlin:kernels) and MARLIN_SCHEMES (default all) pick a smaller build,
+# MARLIN_MODES (default "per_file per_arch") the modes.
 # Works in a fresh clone of HEAD (with the working tree's uncommitted changes applied) under /tmp.
 set -euo pipefail
 target=${MARLIN_TARGET:-//marlin:kernels}
@@ -28,7 +29,7 @@ sample_peak() { local peak=0 used; while kill -0 "$1" 2>/dev/null; do
 echo "| --cuda_archs | mode | actions | spawned processes | wall | critical path | peak memory (baseline) | load avg before |" >"$out/table.md"
 echo "|---|---|---|---|---|---|---|---|" >>"$out/table.md"
 for archs in "${archs_list[@]}"; do
-  for mode in per_file per_arch; do
+  for mode in ${MARLIN_MODES:-per_file per_arch}; do
     tag="$archs.$mode"
     ob="$root/out.$tag"
     load=$(cut -d' ' -f1-3 /proc/loadavg)
