@@ -266,20 +266,22 @@ def render_chart(title, rows, path):
     parts = columns(rows)
     seconds_parts = [p for p in parts if any(p in r["seconds"] for r in rows)]
     byte_parts = [p for p in parts if any(p in r["bytes"] for r in rows)]
+    palette = plt.rcParams["axes.prop_cycle"].by_key()["color"]
+    color = {p: palette[i % len(palette)] for i, p in enumerate(parts)}  # one color per part
     names = [r["file"] for r in rows][::-1]
     ordered = rows[::-1]
     fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(14, 0.35 * len(rows) + 2), sharey=True)
     left = [0.0] * len(rows)
     for p in seconds_parts:
         values = [r["seconds"].get(p, 0.0) for r in ordered]
-        ax1.barh(names, values, left=left, label=p)
+        ax1.barh(names, values, left=left, label=p, color=color[p])
         left = [a + b for a, b in zip(left, values, strict=False)]
     ax1.set_xlabel("action seconds")
     ax1.legend(loc="lower right", fontsize=8)
     left = [0.0] * len(rows)
     for p in byte_parts:
         values = [r["bytes"].get(p, 0) / 1024 for r in ordered]
-        ax2.barh(names, values, left=left, label=p)
+        ax2.barh(names, values, left=left, label=p, color=color[p])
         left = [a + b for a, b in zip(left, values, strict=False)]
     ax2.set_xlabel("device code KiB in the object")
     if byte_parts:
