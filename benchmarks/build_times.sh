@@ -30,7 +30,7 @@ peak=$(sample_peak "$pid")
 wait "$pid"
 cold=$(echo "$(date +%s.%N) - $start" | bc)
 cold_actions=$(grep -oE '[0-9]+ total actions' "$root/cold.log" | tail -1 | cut -d' ' -f1)
-cold_nvcc=$(grep -c "^SUBCOMMAND.*Compiling .*\.cu" "$root/cold.log" || true)
+cold_nvcc=$(grep -c "^SUBCOMMAND.*Compiling .*\.cu" "$root/cold.log" || true)  # device + host actions
 
 start=$(date +%s.%N)
 bz build //marlin:kernels >"$root/noop.log" 2>&1
@@ -42,7 +42,7 @@ start=$(date +%s.%N)
 bz build //marlin:kernels >"$root/edit.log" 2>&1
 edit=$(echo "$(date +%s.%N) - $start" | bc)
 edit_nvcc=$(grep -oE "^SUBCOMMAND: # //marlin:[a-z0-9_]+ \[action 'Compiling" "$root/edit.log" \
-  | sed -E 's/.*# \/\/marlin:([a-z0-9_]+) .*/\1/' | sort | tr '\n' ' ')
+  | sed -E 's/.*# \/\/marlin:([a-z0-9_]+) .*/\1/' | sort -u | tr '\n' ' ')
 
 {
   echo "| measurement ($archs, $(nproc) cores, $(date -u +%F)) | value |"

@@ -558,6 +558,10 @@ def flag_values(root: str) -> dict:
             [schemes_all] + scheme_names,
             f"`SCHEMES_ALL` in `{FLAGS_BZL}` and `MARLIN_SCHEMES` in `{KERNEL_PLAN_BZL}`",
         ),
+        "device_actions": (
+            _string_list(flags_bzl, constants.get("DEVICE_ACTIONS"), "DEVICE_ACTIONS"),
+            f"`DEVICE_ACTIONS` in `{FLAGS_BZL}`",
+        ),
     }
 
 

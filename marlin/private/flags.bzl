@@ -9,9 +9,16 @@ manifest): SASS first, then PTX, each ascending.
 `//marlin:schemes` takes scheme names of `marlin/private/kernel_plan.bzl`'s `MARLIN_SCHEMES`, or
 `all` (the default) alone: `all,gptq_int4` is an error, not "all".
 
-Both are comma-separated lists in one flag value. Given twice, the last value wins and the
-earlier one is dropped (Bazel's rule for a build setting, which cannot repeat on Bazel 4.2.3):
-`--cuda_archs=sm_80 --cuda_archs=sm_89` builds sm_89 only; write `--cuda_archs=sm_80,sm_89`.
+`//marlin:device_actions` (`--cuda_device_actions`) is `per_arch` (the default: for each `.cu`
+file a `CudaHostFrontend` action, one `CudaDeviceCompile` action per target arch, then one
+`CudaHostCompile` action for the fat binary and the host code) or `per_file` (one `CudaCompile`
+action per file). Both run nvcc's own stages of the file's single nvcc command and give the same
+object.
+
+`--cuda_archs` and `--marlin_schemes` are comma-separated lists in one flag value. Given twice,
+the last value wins and the earlier one is dropped (Bazel's rule for a build setting, which
+cannot repeat on Bazel 4.2.3): `--cuda_archs=sm_80 --cuda_archs=sm_89` builds sm_89 only; write
+`--cuda_archs=sm_80,sm_89`.
 This is also how a command line overrides `.bazelrc`'s `test --cuda_archs=sm_80`.
 """
 
@@ -22,6 +29,9 @@ load(":arch_table.bzl", _VALID_CUDA_ARCHS = "VALID_CUDA_ARCHS")
 VALID_CUDA_ARCHS = _VALID_CUDA_ARCHS
 
 SCHEMES_ALL = "all"
+
+# The values of //marlin:device_actions (cuda_compile.bzl implements them); per_arch is the default.
+DEVICE_ACTIONS = ["per_arch", "per_file"]
 
 def parse_cuda_archs(values):
     """Validates and canonicalises a `--cuda_archs` value.

@@ -5,5 +5,6 @@ MarlinConfigInfo = provider(
     fields = {
         "archs": "A list of `--cuda_archs` values, deduplicated, in flags.bzl's canonical order.",
         "schemes": "A list of selected scheme names, in table order (all of them for `all`).",
+        "device_actions": "`per_arch` or `per_file`: how cuda_library splits a file's nvcc stages into actions.",
     },
 )

@@ -5,13 +5,15 @@ load("@bazel_skylib//lib:unittest.bzl", "analysistest", "asserts")
 # Starlark flags, as analysistest config_settings keys.
 CUDA_ARCHS = str(Label("//marlin:cuda_archs"))
 SCHEMES = str(Label("//marlin:schemes"))
+DEVICE_ACTIONS = str(Label("//marlin:device_actions"))
 
-def flags(archs = None, schemes = None):
-    """config_settings for `--cuda_archs` / `--marlin_schemes`.
+def flags(archs = None, schemes = None, device_actions = None):
+    """config_settings for `--cuda_archs` / `--marlin_schemes` / `--cuda_device_actions`.
 
     Args:
       archs: list of arch strings, or None to leave the flag alone.
       schemes: list of scheme names, or None to leave the flag alone.
+      device_actions: `per_arch` / `per_file`, or None to leave the flag alone.
 
     Returns:
       A dict for `analysistest.make(config_settings = ...)`.
@@ -21,6 +23,8 @@ def flags(archs = None, schemes = None):
         settings[CUDA_ARCHS] = archs
     if schemes != None:
         settings[SCHEMES] = schemes
+    if device_actions != None:
+        settings[DEVICE_ACTIONS] = device_actions
     return settings
 
 def find_actions(env, mnemonic):
@@ -32,6 +36,13 @@ def find_action(env, mnemonic):
     actions = find_actions(env, mnemonic)
     asserts.equals(env, 1, len(actions), "expected exactly one {} action, got {}".format(mnemonic, len(actions)))
     return actions[0] if len(actions) == 1 else None
+
+def option_value(action, name):
+    """The value of `--name=value` in the action's argv, or None."""
+    for a in action.argv:
+        if a.startswith(name + "="):
+            return a[len(name) + 1:]
+    return None
 
 def gencodes(action):
     """The `-gencode=` values of an nvcc action, in order."""

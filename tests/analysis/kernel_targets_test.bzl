@@ -6,7 +6,8 @@ generated plan instead of hard-coding file names.
 
 load("@bazel_skylib//lib:unittest.bzl", "analysistest", "asserts")
 load("//marlin/private:kernel_plan.bzl", "MARLIN_KERNEL_FILES")
-load(":common.bzl", "assert_argv_contains", "find_action", "find_actions", "flags", "gencodes")
+load("//marlin/private/actions:cuda_compile.bzl", "gencode_target")
+load(":common.bzl", "assert_argv_contains", "find_action", "find_actions", "flags", "gencodes", "option_value")
 
 def _pick(family, scheme = None, without_scheme = None):
     for f in MARLIN_KERNEL_FILES["vllm"]:
@@ -27,13 +28,18 @@ SM89_FILE = _pick("sm89")
 def _gencode_test_impl(ctx):
     env = analysistest.begin(ctx)
     expected = ctx.attr.expected_gencodes
-    actions = find_actions(env, "CudaCompile")
+    devices = find_actions(env, "CudaDeviceCompile")
     if not expected:
-        asserts.equals(env, 0, len(actions), "expected no CudaCompile action")
+        for mnemonic in ("CudaCompile", "CudaHostFrontend", "CudaDeviceCompile", "CudaHostCompile"):
+            asserts.equals(env, [], find_actions(env, mnemonic), "expected no " + mnemonic + " action")
     else:
-        action = find_action(env, "CudaCompile")
+        # Default --cuda_device_actions=per_arch: a host front end, one device action per
+        # gencode, one host action.
+        find_action(env, "CudaHostFrontend")
+        action = find_action(env, "CudaHostCompile")
         if action:
             asserts.equals(env, expected, gencodes(action))
+        asserts.equals(env, [gencode_target(g) for g in expected], [option_value(a, "--target") for a in devices])
     return analysistest.end(env)
 
 def _gencode_test(archs, expected, schemes = ["all"]):

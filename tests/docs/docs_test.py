@@ -76,15 +76,18 @@ def test_no_missing_docs():
     assert bzl_doc.missing_docs(REPO_ROOT, paths) == []
 
 
-def test_flags_page_lists_both_flags_with_aliases_and_values():
+def test_flags_page_lists_every_flag_with_aliases_and_values():
     settings = {f.name: f for f in bzl_doc.build_settings(REPO_ROOT)}
-    assert sorted(settings) == ["cuda_archs", "schemes"]
+    assert sorted(settings) == ["cuda_archs", "device_actions", "schemes"]
     assert settings["cuda_archs"].aliases == ("cuda_archs",)
     assert settings["schemes"].aliases == ("marlin_schemes",)
+    assert settings["device_actions"].aliases == ("cuda_device_actions",)
+    assert settings["device_actions"].rule == "string_flag"
     values = bzl_doc.flag_values(REPO_ROOT)
     assert values["cuda_archs"][0][:2] == ["sm_75", "sm_80"]
     assert values["schemes"][0][0] == "all"
     assert "gptq_int4" in values["schemes"][0]
+    assert values["device_actions"][0] == ["per_arch", "per_file"]
 
 
 def test_flags_page_states_that_the_last_value_wins(pages):

@@ -54,6 +54,7 @@ def _cuda_library_impl(ctx):
             fail("{}: srcs: '{}' is none of {}".format(ctx.label, f.short_path, ", ".join(["." + e for e in _SRC_EXTENSIONS])))
     srcs = [f for f in ctx.files.srcs if f.extension == "cu"]
     objects = []
+    device_code = []
     if srcs and gencode:
         if not CUDA_FOUND:
             fail("{} needs a CUDA toolkit: {}".format(ctx.label, CUDA_NOT_FOUND_REASON))
@@ -71,11 +72,13 @@ def _cuda_library_impl(ctx):
                 fail("{}: srcs {} and {} give the same object name".format(ctx.label, seen[out_path], src.short_path))
             seen[out_path] = src.short_path
             obj = ctx.actions.declare_file(out_path)
-            cuda_compile_action(
+            device_code += cuda_compile_action(
                 ctx,
                 src = src,
                 output = obj,
                 nvcc = NVCC,
+                nvcc_stages = ctx.executable._nvcc_stages,
+                device_actions = config.device_actions,
                 cuda_path = CUDA_PATH,
                 cuda_version = CUDA_VERSION,
                 ccbin = cc_toolchain.compiler_executable,
@@ -117,7 +120,7 @@ def _cuda_library_impl(ctx):
 
     return [
         DefaultInfo(files = depset(default_files)),
-        OutputGroupInfo(objects = depset(objects)),
+        OutputGroupInfo(objects = depset(objects), device_code = depset(device_code)),
         cc_common.merge_cc_infos(direct_cc_infos = own_cc_infos, cc_infos = deps_cc),
     ]
 
@@ -125,9 +128,15 @@ cuda_library = rule(
     implementation = _cuda_library_impl,
     doc = """Compiles CUDA sources with the local nvcc into a static library, like `cc_library`.
 
-One `CudaCompile` action per `.cu` file: `nvcc -x cu -std=c++17 -O3 -Xcompiler -fPIC -ccbin <cc>`
-(plus `-static-global-template-stub=false` on CUDA >= 12.8), `-gencode` per target arch from
-`--cuda_archs` (mapped by `arch_family`, see `family_gencode`), the deps' includes and defines.
+Each `.cu` file is compiled by nvcc's own stages of `nvcc -x cu -std=c++17 -O3 -Xcompiler -fPIC
+-ccbin <cc>` (plus `-static-global-template-stub=false` on CUDA >= 12.8), `-gencode` per target
+arch from `--cuda_archs` (mapped by `arch_family`, see `family_gencode`), the deps' includes and
+defines. By default (`--cuda_device_actions=per_arch`) that is a `CudaHostFrontend` action (host
+preprocessing, cudafe++, the module id), one `CudaDeviceCompile` action per target arch (a cubin,
+or PTX for `compute_XX`; the archs of a file build in parallel) and a `CudaHostCompile` action
+(fat binary + host compile: the object); `per_file` runs all of it in one `CudaCompile` action.
+Both give the same object (//tests/analysis:per_arch_object_test); the `device_code` output group
+holds the per-arch cubins and PTX.
 Inputs are only the declared files: srcs, hdrs and the deps' headers. The objects are archived
 with the C++ toolchain and returned in `CcInfo` together with static cudart, so `cc_binary` /
 `cc_test` consumers link them. No relocatable device code (`-rdc`) and no device link step.
@@ -153,7 +162,7 @@ Example:
             # Any file, checked in the implementation: a generated source may legitimately be
             # empty (marlin_codegen with no selected scheme), which a typed list would reject.
             allow_files = True,
-            doc = "`.cu` files to compile (one action each) and private headers (`.cuh`, `.h`, `.hpp`, `.inl`).",
+            doc = "`.cu` files to compile (one object each) and private headers (`.cuh`, `.h`, `.hpp`, `.inl`).",
         ),
         "hdrs": attr.label_list(
             allow_files = [".cuh", ".h", ".hpp", ".inl"],
@@ -189,6 +198,12 @@ Example:
             default = Label("//marlin:config"),
             providers = [MarlinConfigInfo],
             doc = "The validated flags.",
+        ),
+        "_nvcc_stages": attr.label(
+            default = Label("//marlin/private/tools:nvcc_stages"),
+            executable = True,
+            cfg = "exec",
+            doc = "Runs nvcc's stages for one file, whole or one arch's share (cuda_compile.bzl).",
         ),
         "_cudart": attr.label(
             default = Label("@local_cuda//:cudart_static"),

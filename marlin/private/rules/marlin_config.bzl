@@ -12,11 +12,15 @@ def _marlin_config_impl(ctx):
     schemes = parse_schemes(ctx.attr._schemes[BuildSettingInfo].value, MARLIN_SCHEMES)
     if schemes.error:
         fail(schemes.error)
-    return [MarlinConfigInfo(archs = archs.archs, schemes = schemes.schemes)]
+    return [MarlinConfigInfo(
+        archs = archs.archs,
+        schemes = schemes.schemes,
+        device_actions = ctx.attr._device_actions[BuildSettingInfo].value,
+    )]
 
 marlin_config = rule(
     implementation = _marlin_config_impl,
-    doc = """Reads `--cuda_archs` and `--marlin_schemes`, validates them and provides `MarlinConfigInfo`.
+    doc = """Reads `--cuda_archs`, `--marlin_schemes` and `--cuda_device_actions`, validates them and provides `MarlinConfigInfo`.
 
 Every rule that depends on the flags depends on this one target (`//marlin:config`), so a bad
 value fails the build once, with a message naming it and listing the valid values.
@@ -25,6 +29,10 @@ value fails the build once, with a message naming it and listing the valid value
         "_cuda_archs": attr.label(
             default = Label("//marlin:cuda_archs"),
             doc = "The `string_list_flag` of archs (`--cuda_archs`).",
+        ),
+        "_device_actions": attr.label(
+            default = Label("//marlin:device_actions"),
+            doc = "The `string_flag` of how device code is compiled (`--cuda_device_actions`).",
         ),
         "_schemes": attr.label(
             default = Label("//marlin:schemes"),
