@@ -46,7 +46,7 @@ if "${bazel_cmd[@]}" build --disk_cache= "${targets[@]}" >"$root/default.log" 2>
   say "FAILED: the default build succeeded without a local toolkit"
   exit 1
 fi
-grep -m1 -o 'needs a CUDA toolkit.*' "$root/default.log" | cut -c1-200 || tail -3 "$root/default.log"
+grep -m1 -o 'Error in fail: .*' "$root/default.log" | cut -c1-240 || tail -3 "$root/default.log"
 
 say "2. --config=hermetic_cuda"
 start=$(date +%s)
