@@ -13,8 +13,10 @@ whose `http_archive`s would otherwise try to download.
 
 load("@bazel_tools//tools/build_defs/repo:utils.bzl", "maybe")
 load("//third_party:offline_repository.bzl", "offline_repository")
+load("//third_party/cuda:hermetic_cuda.bzl", "cuda_wheels")
 load("//third_party/cuda:local_cuda.bzl", "local_cuda")
 load("//third_party/python:local_python.bzl", "local_python")
+load("//third_party/python:pip_repository.bzl", "marlin_pip_repositories")
 
 # Debian's packages (tools/setup.sh installs them): bazel-skylib, bazel-rules-java.
 _DEBIAN_SKYLIB = "/usr/share/bazel/tools/skylib"
@@ -29,7 +31,12 @@ def rules_marlin_dependencies(register_python_toolchain = True):
     - `@remote_coverage_tools`: stub needed by every `*_test` (//third_party/remote_coverage_tools);
     - `@rules_java`, `@bazel_skylib`: Debian's bazel-rules-java and bazel-skylib (1.0.3);
     - `@local_python`: the local python3, registered as the Python toolchain;
-    - `@local_cuda`: the local CUDA toolkit (nvcc, headers, cudart_static).
+    - `@marlin_pip`: the pinned Python packages of `requirements.txt` (a hashed lock), installed
+      with pip; torch and numpy in `@marlin_pip_torch` and `@marlin_pip_numpy`, fetched only by
+      the tests that use them;
+    - `@local_cuda`: the local CUDA toolkit (nvcc, headers, cudart_static), or with
+      `--config=hermetic_cuda` the one of `@cuda_wheels`: pinned NVIDIA wheels fetched with pip
+      and checked by sha256 (//third_party/cuda:wheels.bzl), fetched only in that case.
 
     Args:
       register_python_toolchain: register `@local_python//:py_toolchain` (py_binary stubs start
@@ -65,6 +72,18 @@ def rules_marlin_dependencies(register_python_toolchain = True):
     maybe(
         local_python,
         name = "local_python",
+    )
+    marlin_pip_repositories(
+        name = "marlin_pip",
+        requirements = Label("//:requirements.txt"),
+        separate = [
+            "numpy",
+            "torch",
+        ],
+    )
+    maybe(
+        cuda_wheels,
+        name = "cuda_wheels",
     )
     maybe(
         local_cuda,

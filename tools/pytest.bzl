@@ -15,6 +15,7 @@ test file's directory is on `sys.path`, and a `conftest.py` there can add the re
 """
 
 _MAIN = Label("//tools:pytest_main.py")
+_PYTEST = Label("@marlin_pip//:pytest")
 
 def pytest_test(name, tests = None, srcs = [], deps = [], args = [], **kwargs):
     """Declares a `py_test` `name` running pytest on `tests`.
@@ -24,7 +25,8 @@ def pytest_test(name, tests = None, srcs = [], deps = [], args = [], **kwargs):
       tests: the test files pytest runs (default `[name + ".py"]`).
       srcs: other Python sources of the test (conftest.py, helpers); pytest collects no tests
         from them.
-      deps: `py_library` targets the tests import.
+      deps: `py_library` targets the tests import (pytest itself, `@marlin_pip//:pytest`, is
+        added).
       args: extra pytest arguments, after the test files.
       **kwargs: passed to `py_test` (`size`, `data`, `tags`, ...).
     """
@@ -39,6 +41,6 @@ def pytest_test(name, tests = None, srcs = [], deps = [], args = [], **kwargs):
         legacy_create_init = False,
         python_version = "PY3",
         srcs_version = "PY3",
-        deps = deps,
+        deps = deps + [_PYTEST],
         **kwargs
     )

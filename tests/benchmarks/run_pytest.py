@@ -13,7 +13,8 @@ def main() -> int:
     rc = pytest.main(["-q", "-p", "no:cacheprovider", *(files or [here])])
     if rc == pytest.ExitCode.NO_TESTS_COLLECTED:
         # A module skipped whole (torch not installed: pytest.importorskip) collects nothing;
-        # the skip reason is printed above. tools/setup.sh installs torch so CI runs them.
+        # the skip reason is printed above. @marlin_pip_torch (requirements.txt) brings torch,
+        # so CI runs them.
         print("run_pytest: every test of this target was skipped (reasons above)")
         return 0
     return rc

@@ -14,8 +14,8 @@ def main() -> int:
     rc = pytest.main(["-q", "-p", "no:cacheprovider", *(files or [here])])
     if rc == pytest.ExitCode.NO_TESTS_COLLECTED:
         # The one accepted reason: a module skipped whole because torch is not installed
-        # (pytest.importorskip; MARLIN_SETUP_SKIP_TORCH=1). Anything else collecting nothing (a
-        # wrong file name, a module skipped for another reason) is a failure.
+        # (pytest.importorskip; --repo_env=MARLIN_PIP_SKIP=torch). Anything else collecting
+        # nothing (a wrong file name, a module skipped for another reason) is a failure.
         if importlib.util.find_spec("torch") is None:
             print("run_pytest: every test of this target needs torch, which is not installed")
             return 0

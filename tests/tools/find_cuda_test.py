@@ -1,4 +1,4 @@
-"""third_party/cuda/find_cuda.sh (the toolkit search of @local_cuda and tools/setup.sh) with fake
+"""third_party/cuda/find_cuda.sh (the toolkit search of @local_cuda) with fake
 toolkits: a broken nvcc is reported as such, with its error, never as "no nvcc on PATH"."""
 
 import json

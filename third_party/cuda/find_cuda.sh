@@ -7,7 +7,7 @@
 # Found:     {"found": true, "path": ..., "nvcc": ..., "lib": ..., "version": "13.0", "source": ...}
 # Not found: {"found": false, "reason": "..."}; the reason says which nvcc failed and how
 #            ("nvcc at /x/bin/nvcc does not run: <its error>"), or that there is none.
-# Used by third_party/cuda/local_cuda.bzl and tools/setup.sh. FIND_CUDA_SYSTEM_ROOT (tests only)
+# Used by third_party/cuda/local_cuda.bzl. FIND_CUDA_SYSTEM_ROOT (tests only)
 # is prefixed to /usr/local, so a test can stand in for the system locations.
 set -u
 

@@ -5,24 +5,25 @@ package(default_visibility = ["//visibility:public"])
 
 exports_files(["defs.bzl"])
 
-# The whole include/ tree: host code compiled by gcc includes cuda_runtime.h, cuda_fp16.h, ...,
+# The whole include tree: host code compiled by gcc includes cuda_runtime.h, cuda_fp16.h, ...,
 # which reach into cccl/ (nv/target); gcc checks that every included header is declared.
 cc_library(
     name = "cuda_headers",
-    hdrs = glob(["include/**"]),
+    hdrs = glob(["%{include}/**"]),
     includes = [
-        "include",
-        "include/cccl",
+        "%{include}",
+        "%{include}/cccl",
     ],
 )
 
 cc_library(
     name = "cudart_static",
-    srcs = ["lib/libcudart_static.a"],
+    srcs = ["%{lib}/libcudart_static.a"],
     linkopts = [
         "-ldl",
         "-lpthread",
         "-lrt",
     ],
-    deps = [":cuda_headers"],
+    deps = [":cuda_headers"] + %{nvcc_deps},
 )
+%{nvcc_files}
