@@ -38,7 +38,15 @@ def find_action(env, mnemonic):
     return actions[0] if len(actions) == 1 else None
 
 def option_value(action, name):
-    """The value of `--name=value` in the action's argv, or None."""
+    """The value of `--name=value` in the action's argv.
+
+    Args:
+      action: an action of the target under test.
+      name: the flag, with its dashes (`--output`).
+
+    Returns:
+      The value, or None when the flag is absent.
+    """
     for a in action.argv:
         if a.startswith(name + "="):
             return a[len(name) + 1:]
