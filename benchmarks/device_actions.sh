@@ -13,7 +13,7 @@ target=${MARLIN_TARGET:-//marlin:kernels}
 schemes=${MARLIN_SCHEMES:-all}
 out=$(realpath -m "$1"); shift
 archs_list=("${@:-sm_80,sm_89}")
-[ $# -gt 0 ] || archs_list=(sm_80,sm_89 sm_80,sm_89,sm_90a)
+[ $# -gt 0 ] || archs_list=("sm_80,sm_89" "sm_80,sm_89,sm_90a")
 mkdir -p "$out"
 src=$(git -C "$(dirname "$0")" rev-parse --show-toplevel)
 root=$(mktemp -d /tmp/marlin_device_actions.XXXX)
