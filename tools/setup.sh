@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Installs Bazel where it is missing: Bazel 4.2.3 and the Bazel packages rules_marlin uses, from
+# Installs Bazel where it is missing (and repairs the shared disk cache, tools/doctor.py): Bazel 4.2.3 and the Bazel packages rules_marlin uses, from
 # Debian (bazel-bootstrap, bazel-skylib, bazel-rules-java, ...; needs root, otherwise it says what
 # to run). Nothing else: the Python packages (requirements.txt, pinned with hashes) are installed
 # by Bazel itself into @marlin_pip, and the CUDA toolkit is the local one (@local_cuda) or, with
@@ -26,4 +26,9 @@ if ((${#missing[@]})); then
   fi
 fi
 say "bazel: $(command -v bazel) ($(dpkg-query -W -f='${Version}' bazel-bootstrap 2>/dev/null || echo 'version unknown')), skylib: /usr/share/bazel/tools/skylib"
+# A truncated entry of the shared disk cache (.bazelrc) breaks every later build without naming the
+# cache (Bazel 4.2.3): remove such entries before building (issue 8; tools/doctor.py).
+if command -v python3 >/dev/null 2>&1; then
+  python3 tools/doctor.py --fix | sed 's/^/setup: /'
+fi
 say "ready: bazel build //marlin:kernels --cuda_archs=sm_80,sm_89 && bazel test //tests/..."
