@@ -1222,6 +1222,8 @@ def main(argv=None) -> int:
         "driver": driver_version(),
         "python": sys.version.split()[0],
         "library": marlin.library_candidates()[0],
+        # 0 turns off the early (programmatic dependent) launch of the sm_90 kernels.
+        "dependent_launch": os.environ.get("MARLIN_DEPENDENT_LAUNCH", "1"),
         "humming": humming_text,
         "humming_cache_dir": os.environ.get("HUMMING_CACHE_DIR"),
         "dense_tflops": args.dense_tflops,

@@ -84,6 +84,10 @@ inline Status current_device_limits(DeviceLimits* limits) {
         {&d.num_sms, cudaDevAttrMultiProcessorCount, "multiprocessor count"},
         {&d.max_shared_mem_optin, cudaDevAttrMaxSharedMemoryPerBlockOptin,
          "shared memory per block opt-in"},
+        {&d.shared_mem_per_sm, cudaDevAttrMaxSharedMemoryPerMultiprocessor,
+         "shared memory per multiprocessor"},
+        {&d.reserved_shared_mem_per_block, cudaDevAttrReservedSharedMemoryPerBlock,
+         "reserved shared memory per block"},
     };
     for (const Query& q : queries) {
       error = cudaDeviceGetAttribute(q.value, q.attribute, device);

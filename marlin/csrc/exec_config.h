@@ -20,7 +20,9 @@ struct DeviceLimits {
   int cc_major = 0;
   int cc_minor = 0;
   int num_sms = 0;
-  int max_shared_mem_optin = 0;  // cudaDevAttrMaxSharedMemoryPerBlockOptin, bytes
+  int max_shared_mem_optin = 0;           // cudaDevAttrMaxSharedMemoryPerBlockOptin, bytes
+  int shared_mem_per_sm = 0;              // cudaDevAttrMaxSharedMemoryPerMultiprocessor, bytes
+  int reserved_shared_mem_per_block = 0;  // cudaDevAttrReservedSharedMemoryPerBlock, bytes
 };
 
 // "sm_90" for compute capability 9.0: the --cuda_archs spelling used in error messages.

@@ -3,9 +3,11 @@
 
 #include <algorithm>
 #include <cstdint>
+#include <cstdlib>
 #include <mutex>
 #include <new>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "marlin/csrc/cuda_checks.h"
@@ -65,21 +67,49 @@ Status permute_columns(const GemmProblem& p, const void* a, const int32_t* perm,
   return Status::Ok();
 }
 
-// Per (device, kernel): whether the shared-memory attribute is set, and resident blocks per SM.
-// Set once: cudaFuncSetAttribute and the occupancy query cost more than a small GEMM's launch.
-Status prepare_kernel(const DeviceLimits& device, const ExecPass& pass, int* blocks_per_sm) {
+// MARLIN_DEPENDENT_LAUNCH=0 turns programmatic dependent launch off (design.md section 11),
+// e.g. to time without it; unset or 1 leaves it on where the kernel supports it. Read once.
+Status dependent_launch_enabled(bool* enabled) {
+  static const char* const value = std::getenv("MARLIN_DEPENDENT_LAUNCH");
+  const std::string text = value != nullptr ? value : "1";
+  if (text != "0" && text != "1") {
+    return Status::Error(Code::kInvalidArgument,
+                         "MARLIN_DEPENDENT_LAUNCH must be 0 or 1, got '" + text + "'");
+  }
+  *enabled = text == "1";
+  return Status::Ok();
+}
+
+// What one (device, kernel) pair needs at launch, found once: cudaFuncSetAttribute and the
+// occupancy query cost more than a small GEMM's launch.
+struct PreparedKernel {
+  int blocks_per_sm = 0;  // 0 = not prepared yet
+  // Compiled for compute_90+, so it waits for the previous grid (griddepcontrol) before its
+  // reads: only then may it be launched before that grid ends.
+  bool dependent_launch = false;
+  // balanced_smem[b]: dynamic shared memory that lets exactly b blocks share an SM (0: none
+  // found), for b < blocks_per_sm; see launch_shared_mem.
+  std::vector<int> balanced_smem;
+};
+
+// *out points into a table filled once per device and never resized: no copy per launch.
+Status prepare_kernel(const DeviceLimits& device, const ExecPass& pass,
+                      const PreparedKernel** out) {
   constexpr int kMaxDevices = 64;
   static std::mutex mutex;
-  static std::vector<int> resident[kMaxDevices];  // 0 = not prepared yet
+  static std::vector<PreparedKernel> prepared[kMaxDevices];
 
   std::lock_guard<std::mutex> lock(mutex);
-  std::vector<int>& per_kernel = resident[device.device];
-  if (per_kernel.empty()) per_kernel.assign(std::max(1, generated::kNumKernels), 0);
-  int& cached = per_kernel[pass.kernel_index];
-  if (cached > 0) {
-    *blocks_per_sm = cached;
+  std::vector<PreparedKernel>& per_kernel = prepared[device.device];
+  if (per_kernel.empty()) per_kernel.assign(std::max(1, generated::kNumKernels), PreparedKernel{});
+  PreparedKernel& cached = per_kernel[pass.kernel_index];
+  if (cached.blocks_per_sm > 0) {
+    *out = &cached;
     return Status::Ok();
   }
+  bool dependent_launch = false;
+  Status status = dependent_launch_enabled(&dependent_launch);
+  if (!status.ok()) return status;
   const void* fn = reinterpret_cast<const void*>(generated::kKernelFns[pass.kernel_index]);
   cudaFuncAttributes attributes{};
   cudaError_t error = cudaFuncGetAttributes(&attributes, fn);
@@ -98,22 +128,73 @@ Status prepare_kernel(const DeviceLimits& device, const ExecPass& pass, int* blo
                                    std::to_string(pass.shared_mem_bytes) + ")");
     }
   }
+  PreparedKernel ready;
   int blocks = 0;
   error = cudaOccupancyMaxActiveBlocksPerMultiprocessor(&blocks, fn, pass.config.threads,
                                                         pass.shared_mem_bytes);
   if (error != cudaSuccess)
     return cuda_error(error, "cudaOccupancyMaxActiveBlocksPerMultiprocessor");
-  cached = std::max(1, blocks);
-  *blocks_per_sm = cached;
+  ready.blocks_per_sm = std::max(1, blocks);
+  // ptxVersion is the virtual arch the code was compiled from: a compute_89 kernel JIT-compiled
+  // for sm_90 has no griddepcontrol.wait and must not start early.
+  ready.dependent_launch = dependent_launch && attributes.ptxVersion >= 90;
+  if (ready.dependent_launch) {
+    // A grid launched early lands its blocks wherever the previous grid has left room, up to
+    // blocks_per_sm on one SM while others get none (measured: up to 1.4x slower at two blocks
+    // per SM). Padding the shared memory so that only ceil(grid / SMs) blocks fit on an SM
+    // spreads them as a launch on an idle GPU does. Found once per count, checked with the
+    // occupancy calculator.
+    ready.balanced_smem.assign(ready.blocks_per_sm, 0);
+    const int reserve = device.reserved_shared_mem_per_block;
+    int largest = pass.shared_mem_bytes;
+    for (int b = ready.blocks_per_sm - 1; b >= 1; --b) {
+      int smem = device.shared_mem_per_sm / (b + 1) - reserve + 128;  // b + 1 do not fit
+      smem = std::max(pass.shared_mem_bytes, (smem + 127) / 128 * 128);
+      if (smem > device.max_shared_mem_optin) break;  // b - 1 needs even more
+      if (cudaFuncSetAttribute(fn, cudaFuncAttributeMaxDynamicSharedMemorySize, smem) !=
+          cudaSuccess) {
+        break;
+      }
+      int fit = 0;
+      error = cudaOccupancyMaxActiveBlocksPerMultiprocessor(&fit, fn, pass.config.threads, smem);
+      if (error != cudaSuccess) break;
+      largest = smem;
+      if (fit == b) ready.balanced_smem[b] = smem;
+    }
+    (void)cudaGetLastError();
+    // Every size used at launch must stay allowed: the largest one found.
+    if (largest > 48 * 1024 || pass.shared_mem_bytes > 48 * 1024) {
+      error = cudaFuncSetAttribute(fn, cudaFuncAttributeMaxDynamicSharedMemorySize, largest);
+      if (error != cudaSuccess) {
+        return cuda_error(error, "cudaFuncSetAttribute(MaxDynamicSharedMemorySize = " +
+                                     std::to_string(largest) + ")");
+      }
+    }
+  }
+  cached = std::move(ready);  // only a fully prepared kernel is cached
+  *out = &cached;
   return Status::Ok();
+}
+
+// Dynamic shared memory for a launch of `grid` blocks: the kernel's own, or, for an early
+// (dependent) launch that fits on the GPU at fewer blocks per SM than could share one, the
+// padded size that keeps them spread (prepare_kernel).
+int launch_shared_mem(const PreparedKernel& prepared, const DeviceLimits& device,
+                      const ExecPass& pass, int64_t grid) {
+  if (!prepared.dependent_launch) return pass.shared_mem_bytes;
+  const int64_t per_sm = (grid + device.num_sms - 1) / device.num_sms;
+  if (per_sm >= prepared.blocks_per_sm) return pass.shared_mem_bytes;
+  const int padded = prepared.balanced_smem[per_sm];
+  return padded > 0 ? padded : pass.shared_mem_bytes;
 }
 
 Status launch_pass(const GemmArgs& args, const GemmProblem& p, const DeviceLimits& device,
                    const ExecPass& pass, const void* a_base, int64_t lda, int* locks, float* c_tmp,
                    cudaStream_t stream) {
-  int blocks_per_sm = 1;
-  Status status = prepare_kernel(device, pass, &blocks_per_sm);
+  const PreparedKernel* kernel_info = nullptr;
+  Status status = prepare_kernel(device, pass, &kernel_info);
   if (!status.ok()) return status;
+  const PreparedKernel& prepared = *kernel_info;
 
   KernelArgs kernel_args;
   kernel_args.A = reinterpret_cast<const int4*>(static_cast<const char*>(a_base) +
@@ -140,14 +221,23 @@ Status launch_pass(const GemmArgs& args, const GemmProblem& p, const DeviceLimit
   kernel_args.use_fp32_reduce = args.use_fp32_reduce;
   kernel_args.max_shared_mem = pass.shared_mem_bytes;  // what this launch actually has
 
-  const int64_t resident = static_cast<int64_t>(device.num_sms) * blocks_per_sm;
+  const int64_t resident = static_cast<int64_t>(device.num_sms) * prepared.blocks_per_sm;
   cudaLaunchConfig_t launch{};
-  launch.gridDim = dim3(static_cast<unsigned>(
-      pass.splits > 1 ? pass.tiles * pass.splits
-                      : std::max<int64_t>(1, std::min(pass.tiles, resident))));
+  const int64_t grid = pass.splits > 1 ? pass.tiles * pass.splits
+                                       : std::max<int64_t>(1, std::min(pass.tiles, resident));
+  launch.gridDim = dim3(static_cast<unsigned>(grid));
   launch.blockDim = dim3(pass.config.threads);
-  launch.dynamicSmemBytes = static_cast<size_t>(pass.shared_mem_bytes);
+  launch.dynamicSmemBytes = static_cast<size_t>(launch_shared_mem(prepared, device, pass, grid));
   launch.stream = stream;
+  // The kernel may start while the previous one in the stream finishes: its blocks prefetch
+  // their first weights into L2, then wait for that grid (kernel_common.cuh).
+  cudaLaunchAttribute attribute{};
+  if (prepared.dependent_launch) {
+    attribute.id = cudaLaunchAttributeProgrammaticStreamSerialization;
+    attribute.val.programmaticStreamSerializationAllowed = 1;
+    launch.attrs = &attribute;
+    launch.numAttrs = 1;
+  }
   // The typed launch: kKernelFns holds MarlinKernelFn, and kernel_args.h checks that the fields
   // match its parameters in type and name, so no argument is converted or shifted on the way.
   const MarlinKernelFn kernel = generated::kKernelFns[pass.kernel_index];

@@ -1,5 +1,5 @@
 // Device helpers shared by the two kernel bodies (reference_body.cuh, mma_body.cuh): the
-// asynchronous copy pipeline and the split-K ticket.
+// asynchronous copy pipeline, the split-K ticket and programmatic dependent launch.
 #pragma once
 
 #include <cstdint>
@@ -47,6 +47,37 @@ __device__ __forceinline__ void copy_run(uint8_t* smem_dst, const uint8_t* gmem_
     if (kChunks % kThreads != 0 && i >= kChunks) break;
     copy16(smem_dst + i * 16, gmem_src + i * 16, true);
   }
+}
+
+// Programmatic dependent launch (sm_90+, design.md section 11). The host launches a kernel
+// with programmatic stream serialization only when it was compiled for compute_90 or later
+// (gemm.cu), so these compile to nothing exactly where no such launch happens.
+//
+// Blocks until every grid this one depends on has finished and its writes are visible. Nothing
+// may read or write memory another kernel could touch before this, except L2 prefetches.
+__device__ __forceinline__ void wait_for_prior_grids() {
+#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 900
+  asm volatile("griddepcontrol.wait;\n" ::: "memory");
+#endif
+}
+
+// Lets the next kernel in the stream start its blocks (up to their own wait) once every block
+// of this grid has called it or exited. Called after wait_for_prior_grids, so at most two
+// grids overlap; without it the next kernel starts as this one's blocks exit.
+__device__ __forceinline__ void allow_dependent_launch() {
+#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 900
+  asm volatile("griddepcontrol.launch_dependents;\n" ::: "memory");
+#endif
+}
+
+// Asks L2 to fetch `bytes` (a multiple of 16, 16-byte aligned) from global memory. A hint only:
+// it returns no data, so it is safe before wait_for_prior_grids even when the bytes change.
+__device__ __forceinline__ void prefetch_l2(const void* gmem, uint32_t bytes) {
+#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 900
+  asm volatile("cp.async.bulk.prefetch.L2.global [%0], %1;\n" ::"l"(gmem), "r"(bytes) : "memory");
+#else
+  (void)gmem, (void)bytes;
+#endif
 }
 
 template <int kValue>

@@ -8,6 +8,7 @@
 #pragma once
 
 #include "marlin/kernel.h"
+#include "marlin/kernel_common.cuh"
 #include "marlin/kernel_config.h"
 #include "marlin/mma_body.cuh"
 #include "marlin/reference_body.cuh"
@@ -64,6 +65,8 @@ __global__ void __launch_bounds__(threads) Marlin(MARLIN_KERNEL_PARAMS) {
                                thread_n_blocks, thread_k_blocks, m_block_size_8, stages,
                                group_blocks, is_zp_float>(MARLIN_BODY_ARGS);
   } else {
+    // The reference body prefetches nothing and lets the next kernel start only at its exit.
+    ::marlin::detail::wait_for_prior_grids();
     ::marlin::detail::reference_body<a_type_id, b_type_id, c_type_id, s_type_id, threads,
                                      thread_m_blocks, thread_n_blocks, thread_k_blocks,
                                      m_block_size_8, stages, group_blocks, is_zp_float>(

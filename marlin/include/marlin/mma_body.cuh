@@ -124,7 +124,6 @@ __device__ __forceinline__ void mma_body(MARLIN_KERNEL_PARAMS) {
   const uint8_t* const b_bytes = reinterpret_cast<const uint8_t*>(B);
   const uint8_t* const s_bytes = reinterpret_cast<const uint8_t*>(scales_ptr);
   const uint8_t* const z_bytes = reinterpret_cast<const uint8_t*>(zp_ptr);
-  const float global_scale = kHasGlobalScale ? __ldg(global_scale_ptr) : 1.f;
 
   // Per-lane shared-memory offsets within a ring slot, fixed for the whole kernel. A: the lane's
   // ldmatrix row of 16-row tile 0 for the i-th slice of its run (logical chunk ch of row r sits
@@ -143,27 +142,70 @@ __device__ __forceinline__ void mma_body(MARLIN_KERNEL_PARAMS) {
         kBOff + ((s * kUnitsPerSlice + wn) * kUnitWords + lane * kLaneWords) * 4);
   }
 
+  // Work item -> output tile, split, its K steps [kt_begin, kt_end) and the tile's origin.
+  struct Item {
+    int tile, split, kt_begin, kt_end, m0, n0;
+  };
+  auto item_of = [&](int item) {
+    Item it;
+    it.tile = item % num_tiles;
+    it.split = item / num_tiles;
+    it.kt_begin = static_cast<int>(static_cast<int64_t>(k_steps) * it.split / splits);
+    it.kt_end = static_cast<int>(static_cast<int64_t>(k_steps) * (it.split + 1) / splits);
+    it.m0 = (it.tile % m_tiles) * kBM;
+    it.n0 = (it.tile / m_tiles) * kBN;
+    return it;
+  };
+  // B of a tile: per 16-row k-slab, the tile's units are one contiguous run of kSliceBytes.
+  constexpr int kSliceBytes = kUnitsPerSlice * kUnitWords * 4;
+  const int64_t slice_stride = n_units * (kUnitWords * 4);  // bytes between k-slabs of B
+  const int64_t b_step_stride = (kBK / 16) * slice_stride;
+  auto b_tile_of = [&](const Item& it) {
+    return b_bytes + static_cast<int64_t>(it.n0 / kUnitN) * (kUnitWords * 4) +
+           static_cast<int64_t>(it.kt_begin) * b_step_stride;
+  };
+
+  // While the previous kernel in the stream may still run (dependent launch, kernel_common.cuh):
+  // start the first item's prologue steps (weights and grouped scales) towards L2, then wait;
+  // everything is read after the wait. Only the prologue's steps: they are what the block asks
+  // for first, so without an overlap the prefetch costs nothing, and a deeper prefetch would
+  // delay the first step behind later ones.
+  if (static_cast<int>(blockIdx.x) < num_items) {
+    const Item first = item_of(blockIdx.x);
+    const int slabs = min(first.kt_end - first.kt_begin, stages - 1) * (kBK / 16);
+    const uint8_t* const b_first = b_tile_of(first);
+    for (int slab = tid; slab < slabs; slab += threads) {
+      prefetch_l2(b_first + slab * slice_stride, kSliceBytes);
+    }
+    if constexpr (kGroupRows > 0) {
+      const int first_group = first.kt_begin * kBK / kGroupK;
+      const int groups = (first.kt_begin * kBK + slabs * 16 - 1) / kGroupK - first_group + 1;
+      for (int r = tid; r < groups; r += threads) {
+        const int64_t row = static_cast<int64_t>(first_group + r) * prob_n + first.n0;
+        prefetch_l2(s_bytes + row * kSBytes, kBN * kSBytes);
+        if constexpr (is_zp_float) prefetch_l2(z_bytes + row * 2, kBN * 2);
+        if constexpr (kIntZp) prefetch_l2(z_bytes + row * kBits / 8, kBN * kBits / 8);
+      }
+    }
+  }
+  wait_for_prior_grids();
+  const float global_scale = kHasGlobalScale ? __ldg(global_scale_ptr) : 1.f;
+
 #pragma unroll 1
   for (int item = blockIdx.x; item < num_items; item += gridDim.x) {
-    const int tile = item % num_tiles;
-    const int split = item / num_tiles;
-    const int kt_begin = static_cast<int>(static_cast<int64_t>(k_steps) * split / splits);
-    const int kt_end = static_cast<int>(static_cast<int64_t>(k_steps) * (split + 1) / splits);
-    const int m0 = (tile % m_tiles) * kBM;
-    const int n0 = (tile / m_tiles) * kBN;
+    const Item work = item_of(item);
+    const int tile = work.tile, split = work.split;
+    const int kt_begin = work.kt_begin, kt_end = work.kt_end;
+    const int m0 = work.m0, n0 = work.n0;
     const int tile_rows = min(kBM, prob_m - m0);
 
     // Per-thread copy sources, set once per tile at step kt_begin and advanced by a constant
     // stride per step: the copies of a step cost one add each.
     constexpr int kAChunks = kBM * kAChunksPerRow;
     constexpr int kACopies = (kAChunks + threads - 1) / threads;
-    constexpr int kSliceBytes = kUnitsPerSlice * kUnitWords * 4;
     constexpr int kBChunks = (kBK / 16) * (kSliceBytes / 16);
     constexpr int kBCopies = (kBChunks + threads - 1) / threads;
-    const int64_t slice_stride = n_units * (kUnitWords * 4);  // bytes between k-slabs of B
-    const int64_t b_step_stride = (kBK / 16) * slice_stride;
-    const uint8_t* const b_tile = b_bytes + static_cast<int64_t>(n0 / kUnitN) * (kUnitWords * 4) +
-                                  static_cast<int64_t>(kt_begin) * b_step_stride;
+    const uint8_t* const b_tile = b_tile_of(work);
     const uint8_t* a_src[kACopies];
     int a_dst[kACopies];
     bool a_valid[kACopies];
@@ -427,6 +469,11 @@ __device__ __forceinline__ void mma_body(MARLIN_KERNEL_PARAMS) {
       }
       read_off = next_off;
     }
+
+    // The block's last main loop is done: the next kernel may start its blocks (and their
+    // prefetch) during this one's reductions and epilogue, not earlier, where its waiting
+    // blocks would only compete with this one's.
+    if (item + static_cast<int>(gridDim.x) >= num_items) allow_dependent_launch();
 
     // Channelwise scales multiply the whole sum once.
     if constexpr (kScaleOut) {
