@@ -1,4 +1,8 @@
 // Reads the generated selector table of @rules_marlin//marlin:kernels.
+#include <algorithm>
+#include <cstdint>
+#include <vector>
+
 #include "kernel_table.h"
 #include "marlin/kernel_selector.h"
 
@@ -6,12 +10,15 @@ namespace example {
 
 int num_kernels() { return marlin::generated::kNumKernels; }
 
-int num_linked_kernels() {
-  int linked = 0;
+// An entry's address is never null (an unbuilt kernel fails the link instead), so what can go
+// wrong is two keys sharing one instantiation: count the distinct addresses.
+int num_distinct_kernels() {
+  std::vector<std::uintptr_t> addresses;
   for (int i = 0; i < marlin::generated::kNumKernels; ++i) {
-    if (marlin::generated::kKernelFns[i] != nullptr) ++linked;
+    addresses.push_back(reinterpret_cast<std::uintptr_t>(marlin::generated::kKernelFns[i]));
   }
-  return linked;
+  std::sort(addresses.begin(), addresses.end());
+  return static_cast<int>(std::unique(addresses.begin(), addresses.end()) - addresses.begin());
 }
 
 const char* kernel_file(int index) { return marlin::generated::kKernelFiles[index]; }

@@ -3,8 +3,8 @@
 
 namespace example {
 
-int num_kernels();         // entries in the generated selector table
-int num_linked_kernels();  // entries whose kernel function pointer is non-null
+int num_kernels();           // entries in the generated selector table
+int num_distinct_kernels();  // distinct kernel function addresses among the entries
 const char* kernel_file(int index);
 bool fp8_activation_built();
 

@@ -1,4 +1,5 @@
-// Prints how many Marlin kernels were compiled and linked, per kernel file. Needs no GPU.
+// Prints how many Marlin kernels were compiled and linked (distinct functions), per kernel file.
+// Needs no GPU.
 #include <cstdio>
 #include <cstring>
 
@@ -7,7 +8,7 @@
 int main() {
   const int n = example::num_kernels();
   std::printf("kernels: %d\n", n);
-  std::printf("linked: %d\n", example::num_linked_kernels());
+  std::printf("distinct: %d\n", example::num_distinct_kernels());
   std::printf("fp8 activations: %s\n", example::fp8_activation_built() ? "built" : "not built");
   const char* file = nullptr;
   int count = 0;

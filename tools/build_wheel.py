@@ -63,14 +63,26 @@ def dist_info(version: str, platform: str, archs: list[str], schemes: list[str])
     }
 
 
+def _package_path(src: str) -> str:
+    """The archive path of a package source: from its last `marlin` folder on
+    (python/marlin/_generated/scheme_table.py -> marlin/_generated/scheme_table.py)."""
+    parts = src.replace(os.sep, "/").split("/")
+    if "marlin" not in parts[:-1] or not src.endswith(".py"):
+        raise ValueError(f"{src}: package sources must be marlin/**/*.py")
+    last = len(parts) - 2 - parts[-2::-1].index("marlin")
+    return "/".join(parts[last:])
+
+
+def _read(path: str) -> bytes:
+    with open(path, "rb") as f:
+        return f.read()
+
+
 def build(out, version, platform, library, archs, schemes, sources) -> list[str]:
     """Writes the wheel; returns the archive paths in order."""
     files: dict[str, bytes] = {}
     for src in sources:
-        if os.path.basename(os.path.dirname(src)) != "marlin" or not src.endswith(".py"):
-            raise ValueError(f"{src}: package sources must be marlin/*.py")
-        with open(src, "rb") as f:
-            files[f"marlin/{os.path.basename(src)}"] = f.read()
+        files[_package_path(src)] = _read(src)
     with open(library, "rb") as f:
         files["marlin/libmarlin.so"] = f.read()
     build_info = {"cuda_archs": archs, "schemes": schemes, "version": version}

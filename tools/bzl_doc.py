@@ -1,14 +1,14 @@
-"""Writes docs/rules.md and docs/flags.md from the Starlark sources (stardoc stand-in).
+"""Writes docs/generated/{rules,flags}.md from the Starlark sources (stardoc stand-in).
 
 Stardoc cannot be had offline, so this reads the `.bzl` files with Python's `ast` (Starlark's
 syntax is a subset of Python's for module docstrings, `def`, `rule(...)` and `provider(...)`):
 
-- docs/rules.md: every public symbol of marlin/defs.bzl (its `x = _x` re-exports, followed back
-  through `load()` to the private file): rules with their attribute tables, macros and functions
-  with their Google-style `Args:`, providers with their fields;
-- docs/flags.md: the build settings of marlin/BUILD.bazel with their comments and defaults, the
-  `--flag_alias` short names of .bazelrc, and the valid values from marlin/private/flags.bzl and
-  marlin/private/kernel_plan.bzl.
+- docs/generated/rules.md: every public symbol of marlin/defs.bzl (its `x = _x` re-exports,
+  followed back through `load()` to the private file): rules with their attribute tables,
+  macros and functions with their Google-style `Args:`, providers with their fields;
+- docs/generated/flags.md: the build settings of marlin/BUILD.bazel with their comments and
+  defaults, the `--flag_alias` short names of .bazelrc, and the valid values from
+  marlin/private/flags.bzl and marlin/private/generated/kernel_plan.bzl.
 
 Usage:
   python3 tools/bzl_doc.py --update      # or: bazel run //:update_generated
@@ -31,8 +31,8 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 from tools.marlin_gen.files import write_if_changed  # noqa: E402
 
-RULES_PAGE = "docs/rules.md"
-FLAGS_PAGE = "docs/flags.md"
+RULES_PAGE = "docs/generated/rules.md"
+FLAGS_PAGE = "docs/generated/flags.md"
 PAGES = (RULES_PAGE, FLAGS_PAGE)
 UPDATE_COMMAND = "bazel run //:update_generated"
 UPDATE_COMMAND_PYTHON = "python3 tools/bzl_doc.py --update"
@@ -44,8 +44,8 @@ HEADER = (
 DEFS_BZL = "marlin/defs.bzl"
 FLAGS_BUILD = "marlin/BUILD.bazel"
 FLAGS_BZL = "marlin/private/flags.bzl"
-ARCH_TABLE_BZL = "marlin/private/arch_table.bzl"
-KERNEL_PLAN_BZL = "marlin/private/kernel_plan.bzl"
+ARCH_TABLE_BZL = "marlin/private/generated/arch_table.bzl"
+KERNEL_PLAN_BZL = "marlin/private/generated/kernel_plan.bzl"
 BAZELRC = ".bazelrc"
 PUBLIC_LOAD = "@rules_marlin//marlin:defs.bzl"
 FLAG_PACKAGE = "//marlin"
@@ -82,7 +82,9 @@ _UPDATE = flags.DEFINE_bool(
     f"run, else the checkout holding this tool). Part of {UPDATE_COMMAND}.",
 )
 _OUT_DIR = flags.DEFINE_string(
-    "out_dir", None, "Write the pages under this directory instead (docs/rules.md, docs/flags.md)."
+    "out_dir",
+    None,
+    "Write the pages under this directory instead (docs/generated/{rules,flags}.md).",
 )
 _QUIET = flags.DEFINE_bool("quiet", False, "Print nothing on success.")
 
@@ -441,7 +443,7 @@ def _render_symbol(symbol: Symbol) -> list:
 
 
 def render_rules_page(root: str) -> str:
-    """docs/rules.md: every public symbol of marlin/defs.bzl."""
+    """docs/generated/rules.md: every public symbol of marlin/defs.bzl."""
     defs, symbols = public_symbols(root)
     lines = [HEADER, "", "# Public Starlark API: `@rules_marlin//marlin:defs.bzl`", ""]
     lines += [defs.docstring, ""]
@@ -566,7 +568,7 @@ def flag_values(root: str) -> dict:
 
 
 def render_flags_page(root: str) -> str:
-    """docs/flags.md: the build settings of marlin/BUILD.bazel."""
+    """docs/generated/flags.md: the build settings of marlin/BUILD.bazel."""
     settings = build_settings(root)
     values = flag_values(root)
     flags_doc = parse(root, FLAGS_BZL).docstring

@@ -1,7 +1,7 @@
 """Derives marlin's measured dispatch table from a benchmarks/tune_dispatch.py run.
 
     python3 tools/dispatch_table.py benchmarks/results/tune_h200.json \\
-        --out marlin/csrc/dispatch_table.h
+        --out marlin/csrc/generated/dispatch_table.h
 
 For every measured (K, N, M) the fastest exec config (thread config, M tile, split-K factor) is
 kept; the host (exec_config.cc) picks the entry of the nearest measured shape for the device's

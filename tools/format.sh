@@ -26,7 +26,7 @@ status=0
 starlark_files() {
   git ls-files --cached --others --exclude-standard -- \
     '*.bzl' '*.bazel' 'WORKSPACE' '*/WORKSPACE' '*.BUILD' 'BUILD' '*/BUILD' |
-    grep -v -e '^marlin/private/kernel_plan.bzl$' || true
+    grep -v -e '^marlin/private/generated/kernel_plan.bzl$' || true
 }
 python_files() { git ls-files --cached --others --exclude-standard -- '*.py'; }
 cxx_files() {

@@ -9,8 +9,8 @@
 #include <cstdio>
 #include <string>
 
+#include "marlin/generated/scheme_table.h"
 #include "marlin/scalar_type.h"
-#include "marlin/scheme_table.h"
 
 namespace marlin {
 namespace {

@@ -7,7 +7,7 @@
 #include <string>
 #include <vector>
 
-#include "marlin/csrc/dispatch_table.h"
+#include "marlin/csrc/generated/dispatch_table.h"
 #include "marlin/gemm.h"
 #include "marlin/kernel_config.h"
 #include "marlin/status.h"

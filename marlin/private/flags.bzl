@@ -2,12 +2,12 @@
 
 `//marlin:cuda_archs` takes `sm_XX` (SASS for that arch) and `compute_XX` (PTX, JIT-compiled by
 the driver on newer GPUs). The valid values are `VALID_CUDA_ARCHS` of
-`marlin/private/arch_table.bzl`, which the generator writes from `tools/marlin_gen/archs.py` (the
-generator CLI accepts exactly these in Bazel form), in the order used everywhere (command lines,
-manifest): SASS first, then PTX, each ascending.
+`marlin/private/generated/arch_table.bzl`, which the generator writes from
+`tools/marlin_gen/archs.py` (the generator CLI accepts exactly these in Bazel form), in the order
+used everywhere (command lines, manifest): SASS first, then PTX, each ascending.
 
-`//marlin:schemes` takes scheme names of `marlin/private/kernel_plan.bzl`'s `MARLIN_SCHEMES`, or
-`all` (the default) alone: `all,gptq_int4` is an error, not "all".
+`//marlin:schemes` takes scheme names of `marlin/private/generated/kernel_plan.bzl`'s
+`MARLIN_SCHEMES`, or `all` (the default) alone: `all,gptq_int4` is an error, not "all".
 
 `//marlin:device_actions` (`--cuda_device_actions`) is `per_arch` (the default: for each `.cu`
 file a `CudaHostFrontend` action, one `CudaDeviceCompile` action per target arch, then one
@@ -22,7 +22,7 @@ cannot repeat on Bazel 4.2.3): `--cuda_archs=sm_80 --cuda_archs=sm_89` builds sm
 This is also how a command line overrides `.bazelrc`'s `test --cuda_archs=sm_80`.
 """
 
-load(":arch_table.bzl", _VALID_CUDA_ARCHS = "VALID_CUDA_ARCHS")
+load("//marlin/private/generated:arch_table.bzl", _VALID_CUDA_ARCHS = "VALID_CUDA_ARCHS")
 
 # The valid values, written by the generator from tools/marlin_gen/archs.py (the same table
 # validates the generator CLI's arch lists).

@@ -151,6 +151,7 @@ class _WeightsPlan:
         "is_k_full",
         "activation",
         "act_order",
+        "s_type",
         "scales_dtype",
         "float_zeros_dtype",
         "infos",
@@ -230,6 +231,7 @@ class _WeightsPlan:
         self.size_k, self.size_n = size_k, size_n
         self.activation = w.activation
         self.act_order = pi is not None
+        self.s_type = w.s_type
         self.args = _lib.GemmArgs(
             struct_size=_lib.GEMM_ARGS_SIZE,
             b_q_weight=bq.ptr,
@@ -245,6 +247,17 @@ class _WeightsPlan:
             size_k=size_k,
             is_zp_float=int(bool(w.is_zp_float)),
         )
+
+    def detached(self) -> _WeightsPlan:
+        """A copy that keeps no tensor alive (for caches keyed on the tensors' descriptions, as
+        torch.ops.marlin.gemm's): the C template and the facts, no fields, no owners."""
+        copy = _WeightsPlan.__new__(_WeightsPlan)
+        for slot in _WeightsPlan.__slots__:
+            setattr(copy, slot, getattr(self, slot))
+        copy.fields = None
+        copy.torch_ptrs = []
+        copy.infos = [dataclasses.replace(i, owner=None) for i in self.infos]
+        return copy
 
     def still_describes(self, w: PreparedWeights) -> bool:
         """False when a field of w was assigned since, or one of its torch tensors was re-pointed
@@ -323,7 +336,34 @@ def gemm(
         raise TypeError(
             f"w must be a marlin.PreparedWeights (from prepare_weights); got {type(w).__qualname__}"
         )
-    plan = _weights_plan(w)
+    return gemm_planned(
+        a,
+        _weights_plan(w),
+        a_scales=a_scales,
+        bias=bias,
+        out=out,
+        workspace=workspace,
+        is_k_full=is_k_full,
+        use_fp32_reduce=use_fp32_reduce,
+        use_atomic_add=use_atomic_add,
+        stream=stream,
+    )
+
+
+def gemm_planned(
+    a,
+    plan: _WeightsPlan,
+    *,
+    a_scales=None,
+    bias=None,
+    out=None,
+    workspace=None,
+    is_k_full: bool | None = None,
+    use_fp32_reduce: bool = True,
+    use_atomic_add: bool = False,
+    stream=None,
+):
+    """marlin.gemm on weights already checked and described (a _WeightsPlan): the per-call part."""
     if is_k_full is None:
         is_k_full = plan.is_k_full
     elif is_k_full and not plan.is_k_full:
@@ -377,8 +417,8 @@ def gemm(
         c_dtype = plan.scales_dtype
     else:
         raise ValueError(
-            f"out is required for {ai.dtype} activations with {w.s_type} scales: pass a float16 or "
-            "bfloat16 out [M, N] to choose the output dtype"
+            f"out is required for {ai.dtype} activations with {plan.s_type} scales: pass a "
+            "float16 or bfloat16 out [M, N] to choose the output dtype"
         )
     if plan.float_zeros_dtype is not None and plan.float_zeros_dtype != c_dtype:
         raise TypeError(f"w.zeros has dtype {plan.float_zeros_dtype}; expected {c_dtype}")

@@ -199,14 +199,14 @@ class _ReferencePacker:
     """The torch reference of the library packers (any device)."""
 
     def weights(self, data, src, perm, size_k, size_n):
-        from marlin import quant
+        from marlin import _packing  # needs torch: imported only when used
 
-        return quant.reference_pack_weights(data, *src, perm, size_k, size_n)
+        return _packing.reference_pack_weights(data, *src, perm, size_k, size_n)
 
     def zero_points(self, data, src, num_groups, size_n):
-        from marlin import quant
+        from marlin import _packing
 
-        return quant.reference_pack_zero_points(data, *src, num_groups, size_n)
+        return _packing.reference_pack_zero_points(data, *src, num_groups, size_n)
 
 
 def _code_source(ptr: int, src) -> _lib.CodeSource:

@@ -7,7 +7,7 @@ The ids travel through the C ABI (`marlin_gemm_args.a_type` and friends).
 
 The module also holds the scheme table of design.md section 2 (what the library may have built)
 and the selector key packing of section 8, so Python can name a scheme for a kernel config.
-The data (types, id and key layouts, scheme rows) comes from `_scheme_table.py`, which
+The data (types, id and key layouts, scheme rows) comes from `_generated/scheme_table.py`, which
 tools/marlin_gen generates from its schemes.py; only the code that reads it lives here.
 """
 
@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import dataclasses
 
-from marlin import _scheme_table as _table
+from marlin._generated import scheme_table as _table
 
 NAN_NONE = 0
 NAN_IEEE_754 = 1

@@ -8,6 +8,15 @@ graph holds no Python object. The real implementation is marlin.gemm on the curr
 the inputs' device (no host synchronisation: output and workspace come from torch's caching
 allocator, so CUDA-graph capture records them); the fake implementation gives the output's
 shape and dtype for torch.compile's tracing without running anything.
+
+Per call the real implementation does not check and describe the weights again: their plan
+(marlin.gemm's _WeightsPlan, the C argument template) is cached under a key of what it was
+derived from, each weight tensor's data pointer, device, dtype, shape and strides plus the int
+arguments. A tensor re-pointed in place (set_), reshaped or moved gets a new key; the values
+are never read on the host. The cache holds no tensor (a detached plan: pointers and facts), so
+dropping a layer frees its memory; an address reused by a tensor of the same description is
+described by the same plan. The op is registered with torch.library's low-level API (below),
+which dispatches an eager call for a fraction of torch.library.custom_op's cost.
 """
 
 from __future__ import annotations
@@ -44,8 +53,43 @@ def _weights(
     )
 
 
-@torch.library.custom_op("marlin::gemm", mutates_args=())
-def _gemm_op(
+_WEIGHT_TENSORS = ("b_q_weight", "scales", "zeros", "g_idx", "perm", "global_scale")
+# key -> detached _gemm._WeightsPlan; bounded (cleared when full, like marlin.gemm's
+# workspace-size cache): a model has a few hundred weight matrices.
+_plans: dict = {}
+_MAX_PLANS = 4096
+
+
+def _tensor_key(t):
+    if t is None:
+        return None
+    return (t.data_ptr(), t.get_device(), t.dtype, t.shape, t.stride())
+
+
+def _plan(
+    b_q_weight, scales, zeros, g_idx, perm, global_scale, b_type, s_type, group_size, num_groups,
+    size_k, size_n, is_zp_float, is_k_full,
+):  # fmt: skip
+    """The checked, described weights of the op's arguments, built once per description."""
+    key = (
+        b_type, s_type, group_size, num_groups, size_k, size_n, bool(is_zp_float), bool(is_k_full),
+        _tensor_key(b_q_weight), _tensor_key(scales), _tensor_key(zeros), _tensor_key(g_idx),
+        _tensor_key(perm), _tensor_key(global_scale),
+    )  # fmt: skip
+    plan = _plans.get(key)
+    if plan is None:
+        w = _weights(
+            b_q_weight, scales, zeros, g_idx, perm, global_scale, b_type, s_type, group_size,
+            num_groups, size_k, size_n, is_zp_float, is_k_full,
+        )  # fmt: skip
+        plan = _gemm._WeightsPlan(w).detached()
+        if len(_plans) >= _MAX_PLANS:
+            _plans.clear()
+        _plans[key] = plan
+    return plan
+
+
+def _gemm_impl(
     a: torch.Tensor,
     b_q_weight: torch.Tensor,
     scales: torch.Tensor,
@@ -65,17 +109,16 @@ def _gemm_op(
     is_k_full: bool,
     out_dtype: torch.dtype | None,
 ) -> torch.Tensor:
-    w = _weights(
+    plan = _plan(
         b_q_weight, scales, zeros, g_idx, perm, global_scale, b_type, s_type, group_size,
         num_groups, size_k, size_n, is_zp_float, is_k_full,
     )  # fmt: skip
     out = None
     if out_dtype is not None:
         out = torch.empty((a.shape[0], size_n), dtype=out_dtype, device=a.device)
-    return _gemm.gemm(a, w, a_scales=a_scales, bias=bias, out=out)
+    return _gemm.gemm_planned(a, plan, a_scales=a_scales, bias=bias, out=out)
 
 
-@_gemm_op.register_fake
 def _gemm_fake(
     a,
     b_q_weight,
@@ -106,6 +149,23 @@ def _gemm_fake(
         torch._check(scales.dtype in _C_DTYPES, lambda: "8-bit activations need out_dtype here")
         dtype = scales.dtype
     return a.new_empty((a.shape[0], size_n), dtype=dtype)
+
+
+# Registered with torch.library's low-level API rather than torch.library.custom_op: the same
+# schema (inferred from _gemm_impl's annotations), fake implementation and behaviour, but
+# custom_op's Python autograd and dispatch wrappers cost about 20 us per eager call. The real
+# implementation serves CUDA and also CPU tensors, which it refuses with marlin's message
+# ("must be on a CUDA device") instead of torch's "no kernel for CPU".
+_infer_schema = getattr(torch.library, "infer_schema", None)
+if _infer_schema is None:  # torch < 2.5
+    from torch._library.infer_schema import infer_schema as _infer_schema
+
+_LIB = torch.library.Library("marlin", "FRAGMENT")
+_LIB.define("gemm" + _infer_schema(_gemm_impl, mutates_args=()))
+for _key in ("CUDA", "CPU"):
+    _LIB.impl("gemm", _gemm_impl, _key)
+torch.library.register_fake("marlin::gemm", _gemm_fake, lib=_LIB)
+_gemm_op = torch.ops.marlin.gemm.default
 
 
 def gemm(a, w: PreparedWeights, *, bias=None, a_scales=None, out_dtype=None) -> torch.Tensor:
@@ -153,7 +213,8 @@ class QuantizedLinear(torch.nn.Module):
             "is_zp_float": w.is_zp_float,
             "is_k_full": w.is_k_full,
         }
-        for name in ("b_q_weight", "scales", "zeros", "g_idx", "perm", "global_scale"):
+        self._meta_args = tuple(self._meta.values())  # in the schema's order
+        for name in _WEIGHT_TENSORS:
             value = getattr(w, name)
             self.register_buffer(name, value if isinstance(value, torch.Tensor) else None)
         self.register_buffer("bias", bias)
@@ -171,9 +232,14 @@ class QuantizedLinear(torch.nn.Module):
         return cls(prepare_weights(format, **tensors), bias)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if x.dim() == 2:  # no reshapes on the common path (each costs a few us in eager)
+            return self._gemm(x)
         lead = x.shape[:-1]
-        y = _gemm_op(
-            x.reshape(-1, x.shape[-1]),
+        return self._gemm(x.reshape(-1, x.shape[-1])).reshape(*lead, self.out_features)
+
+    def _gemm(self, x2d: torch.Tensor) -> torch.Tensor:
+        return _gemm_op(
+            x2d,
             self.b_q_weight,
             self.scales,
             self.zeros,
@@ -182,7 +248,6 @@ class QuantizedLinear(torch.nn.Module):
             self.global_scale,
             self.bias,
             None,
-            out_dtype=None,
-            **self._meta,
+            *self._meta_args,
+            None,
         )
-        return y.reshape(*lead, self.out_features)

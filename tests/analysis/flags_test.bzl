@@ -2,8 +2,8 @@
 
 load("@bazel_skylib//lib:unittest.bzl", "analysistest", "asserts", "unittest")
 load("//marlin/private:arch_rules.bzl", "VALID_KERNEL_FAMILIES", "family_gencode")
-load("//marlin/private:arch_table.bzl", "GENERATOR_FAMILIES", "MARLIN_KERNEL_FAMILIES")
 load("//marlin/private:flags.bzl", "VALID_CUDA_ARCHS", "parse_cuda_archs", "parse_schemes")
+load("//marlin/private/generated:arch_table.bzl", "GENERATOR_FAMILIES", "MARLIN_KERNEL_FAMILIES")
 load(":common.bzl", "flags")
 
 # expect_failure: the message names the bad value and lists the valid ones.

@@ -5,8 +5,8 @@ generated plan instead of hard-coding file names.
 """
 
 load("@bazel_skylib//lib:unittest.bzl", "analysistest", "asserts")
-load("//marlin/private:kernel_plan.bzl", "MARLIN_KERNEL_FILES")
 load("//marlin/private/actions:cuda_compile.bzl", "gencode_target")
+load("//marlin/private/generated:kernel_plan.bzl", "MARLIN_KERNEL_FILES")
 load(":common.bzl", "assert_argv_contains", "find_action", "find_actions", "flags", "gencodes", "option_value")
 
 def _pick(family, scheme = None, without_scheme = None):

@@ -123,7 +123,7 @@ def test_scheme_kernel_keys():
 
 
 def test_every_scheme_has_a_kernel_in_the_scheme_table():
-    from marlin import _scheme_table
+    from marlin._generated import scheme_table as _scheme_table
 
     table = {r["name"]: r for r in _scheme_table.SCHEMES}
     for s in S.values():
@@ -134,7 +134,7 @@ def test_every_scheme_has_a_kernel_in_the_scheme_table():
 
 
 def _full_build():
-    from marlin import _scheme_table
+    from marlin._generated import scheme_table as _scheme_table
 
     return {
         r["name"]: {

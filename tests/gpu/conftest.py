@@ -1,4 +1,4 @@
-"""GPU suite setup: skip cleanly without a CUDA GPU or libmarlin.so, seed, per-scheme report.
+"""GPU suite setup: skip cleanly without a CUDA GPU, fail without libmarlin.so, seed, report.
 
 Environment:
   MARLIN_LIBRARY       path of libmarlin.so (else the one next to the marlin package)
@@ -6,7 +6,10 @@ Environment:
   MARLIN_TEST_SCHEMES  comma-separated scheme names to limit the gemm matrix
   MARLIN_GPU_REPORT    write a JSON summary (per scheme pass/fail, worst errors) to this path
   MARLIN_REQUIRE_GPU   1: a missing GPU, torch or libmarlin.so is an error, not a skip of every
-                       test (run_gpu_tests.sh of the GPU bundle and the Bazel targets set it)
+                       test (run_gpu_tests.sh of the GPU bundle and the Bazel targets set it).
+                       Unset: only a machine without torch or without a visible CUDA GPU
+                       skips; where torch sees a GPU, an unusable libmarlin.so is an error
+                       (that is the GPU machine, where the suite must run). 0: skip anyway.
 """
 
 from __future__ import annotations
@@ -32,29 +35,37 @@ _case_scheme: dict[str, str] = {}
 _started = time.time()
 
 
-def _skip_reason() -> str | None:
-    """Why the whole suite cannot run here (None: it can)."""
+def _skip_reason() -> tuple[str | None, bool]:
+    """Why the whole suite cannot run here (None: it can), and whether torch sees a GPU."""
     try:
         import torch
     except ImportError:
-        return "torch is not installed (tests/gpu needs torch with CUDA)"
+        return "torch is not installed (tests/gpu needs torch with CUDA)", False
     if not torch.cuda.is_available():
-        return f"no CUDA GPU visible to torch {torch.__version__} (tests/gpu needs one)"
+        return f"no CUDA GPU visible to torch {torch.__version__} (tests/gpu needs one)", False
     import marlin
 
     try:
         marlin._lib.load()
     except marlin.MarlinError as e:
-        return f"libmarlin.so is not usable: {e}"
-    return None
+        return f"libmarlin.so is not usable: {e}", True
+    return None, True
 
 
-_SKIP = _skip_reason()
+_SKIP, _GPU_VISIBLE = _skip_reason()
 
 
 def pytest_configure(config):
-    if _SKIP and os.environ.get("MARLIN_REQUIRE_GPU") == "1":
+    if not _SKIP:
+        return
+    require = os.environ.get("MARLIN_REQUIRE_GPU")
+    if require == "1":
         raise pytest.UsageError(f"MARLIN_REQUIRE_GPU=1 but the GPU suite cannot run here: {_SKIP}")
+    if _GPU_VISIBLE and require != "0":
+        raise pytest.UsageError(
+            f"a CUDA GPU is visible but the GPU suite cannot run: {_SKIP} (set MARLIN_LIBRARY to "
+            "the libmarlin.so to test; MARLIN_REQUIRE_GPU=0 skips every test instead)"
+        )
 
 
 def pytest_report_header(config):

@@ -1,8 +1,8 @@
-"""The test runners and suites can fail (issue 8, "tests that cannot fail").
+"""The test runner and suites can fail (issue 8, "tests that cannot fail").
 
-Each case runs a runner or suite in a subprocess on a situation that used to pass silently:
+Each case runs the runner or a suite in a subprocess on a situation that used to pass silently:
 a target that collects nothing, test_c_abi without the header, the GPU suite without a usable
-library under MARLIN_REQUIRE_GPU=1.
+library under MARLIN_REQUIRE_GPU=1 or on a machine whose torch sees a GPU.
 """
 
 import os
@@ -13,6 +13,8 @@ import sys
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.abspath(os.path.join(HERE, "..", ".."))
 GPU_DIR = os.path.join(ROOT, "tests", "gpu")
+# The one runner of every pytest_test (//tools:pytest.bzl), in the runfiles of this test too.
+RUNNER = os.path.join(ROOT, "tools", "pytest_main.py")
 
 
 def _run(args, cwd, **env):
@@ -24,20 +26,14 @@ def _run(args, cwd, **env):
     )
 
 
-def test_cpu_runner_fails_when_nothing_is_collected(tmp_path):
-    # run_pytest turned pytest's "no tests collected" into a pass, whatever the reason.
+def test_runner_fails_when_nothing_is_collected_with_torch_installed(tmp_path):
+    # tests/python's run_pytest.py passed an empty target when torch was missing, and
+    # tests/benchmarks' passed it always; the runner now fails unless an optional import is
+    # missing (torch is installed here).
     (tmp_path / "test_nothing.py").write_text("X = 1\n")
-    shutil.copy(os.path.join(HERE, "run_pytest.py"), tmp_path / "run_pytest.py")
-    r = _run(["run_pytest.py", "test_nothing.py"], cwd=tmp_path)
+    r = _run([RUNNER, "--allow_empty_without=torch", "test_nothing.py"], cwd=tmp_path)
     assert r.returncode != 0, r.stdout + r.stderr
-    assert "no test was collected" in r.stdout
-
-
-def test_gpu_runner_fails_when_nothing_is_collected(tmp_path):
-    (tmp_path / "test_nothing.py").write_text("X = 1\n")
-    shutil.copy(os.path.join(GPU_DIR, "run_pytest.py"), tmp_path / "run_pytest.py")
-    r = _run(["run_pytest.py", "test_nothing.py"], cwd=tmp_path)
-    assert r.returncode != 0, r.stdout + r.stderr
+    assert "no test was collected although torch can be imported" in r.stdout
 
 
 def test_c_abi_fails_without_the_header(tmp_path):
@@ -60,3 +56,30 @@ def test_gpu_suite_with_require_gpu_fails_without_a_library(tmp_path):
     r = _run(args, cwd=GPU_DIR, MARLIN_LIBRARY=missing)  # without it: skips, as documented
     assert r.returncode == 0, r.stdout + r.stderr
     assert "skipped" in r.stdout
+
+
+def _fake_torch_with_a_gpu(root):
+    """A `torch` package whose torch.cuda.is_available() is True: the GPU machine, as the
+    suite's conftest sees it before it loads the library."""
+    pkg = root / "torch"
+    pkg.mkdir()
+    (pkg / "__init__.py").write_text(
+        "__version__ = '0+fake'\n\n\nclass cuda:\n    @staticmethod\n"
+        "    def is_available():\n        return True\n"
+    )
+    return str(root)
+
+
+def test_gpu_suite_fails_on_a_gpu_machine_without_a_library(tmp_path):
+    # Without MARLIN_REQUIRE_GPU, a missing library skipped all 870 tests even where a GPU was
+    # visible: on the GPU machine that must fail.
+    fake = _fake_torch_with_a_gpu(tmp_path)
+    missing = str(tmp_path / "no" / "libmarlin.so")
+    path = os.pathsep.join([fake, *(p for p in sys.path if p)])
+    args = ["-m", "pytest", "-q", "-p", "no:cacheprovider", "test_gpu_api.py"]
+    r = _run(args, cwd=GPU_DIR, MARLIN_LIBRARY=missing, PYTHONPATH=path)
+    assert r.returncode != 0, r.stdout + r.stderr
+    assert "a CUDA GPU is visible but the GPU suite cannot run" in r.stdout + r.stderr
+    # MARLIN_REQUIRE_GPU=0 opts out (collection then stops at the fake torch, not at conftest).
+    r = _run(args, cwd=GPU_DIR, MARLIN_LIBRARY=missing, PYTHONPATH=path, MARLIN_REQUIRE_GPU="0")
+    assert "the GPU suite cannot run" not in r.stdout + r.stderr

@@ -40,3 +40,29 @@ def test_no_test_files_is_an_error(tmp_path):
     result = _run(tmp_path)
     assert result.returncode == 2
     assert "no test files given" in result.stderr
+
+
+_SKIPPED_WHOLE = "import pytest\n\npytest.importorskip('{}')\n"
+
+
+def test_empty_passes_only_while_an_optional_import_is_missing(tmp_path):
+    # A module skipped whole for a package the target may lack (optional_imports): passes.
+    test_file = tmp_path / "x_test.py"
+    test_file.write_text(_SKIPPED_WHOLE.format("no_such_module_xyz"))
+    result = _run(tmp_path, "--allow_empty_without=no_such_module_xyz", test_file)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "no_such_module_xyz not installed" in result.stdout
+    # The package is there but nothing was collected (a wrong file, a skip for another reason).
+    test_file.write_text("# no tests here\n")
+    result = _run(tmp_path, "--allow_empty_without=pytest", test_file)
+    assert result.returncode == 5, result.stdout + result.stderr
+    assert "although pytest can be imported" in result.stdout
+    # Without optional_imports a missing package still fails.
+    test_file.write_text(_SKIPPED_WHOLE.format("no_such_module_xyz"))
+    assert _run(tmp_path, test_file).returncode == 5
+
+
+def test_optional_imports_do_not_hide_failures(tmp_path):
+    test_file = tmp_path / "x_test.py"
+    test_file.write_text("def test_fails():\n    assert False\n")
+    assert _run(tmp_path, "--allow_empty_without=no_such_module_xyz", test_file).returncode == 1

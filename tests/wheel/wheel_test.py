@@ -35,6 +35,8 @@ def test_wheel_contents_and_record():
         for required in (
             "marlin/__init__.py",
             "marlin/_lib.py",
+            "marlin/_generated/__init__.py",
+            "marlin/_generated/scheme_table.py",
             "marlin/libmarlin.so",
             "marlin/_build_info.json",
             f"{info}/METADATA",

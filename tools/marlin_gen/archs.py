@@ -4,7 +4,8 @@ Two spellings are accepted, item by item:
 
 - Bazel form: exactly the `--cuda_archs` values of CUDA_ARCHS (`sm_80`, `sm_90a`, `compute_89`).
   The Bazel flag cannot import Python, so the generator writes the same list into
-  marlin/private/arch_table.bzl (checked in, compared by //tests/generator:gen_checked_in_test):
+  marlin/private/generated/arch_table.bzl (checked in, compared by
+  //tests/generator:gen_checked_in_test):
   the CLI and `--cuda_archs` accept and refuse the same values (`sm_81`, `sm_999`, `compute_90a`
   are refused by both).
 - Upstream form, `<major>.<minor>` with optional `a` / `f` and `+PTX` (`8.0`, `8.9+PTX`, `12.0a`),

@@ -12,10 +12,10 @@ from tools.marlin_gen import render
 from tools.marlin_gen import schemes as schemes_lib
 
 # Repository-relative paths.
-BZL_PLAN_PATH = "marlin/private/kernel_plan.bzl"
-ARCH_TABLE_PATH = "marlin/private/arch_table.bzl"
-PY_SCHEME_TABLE_PATH = "python/marlin/_scheme_table.py"
-CC_SCHEME_TABLE_PATH = "marlin/include/marlin/scheme_table.h"
+BZL_PLAN_PATH = "marlin/private/generated/kernel_plan.bzl"
+ARCH_TABLE_PATH = "marlin/private/generated/arch_table.bzl"
+PY_SCHEME_TABLE_PATH = "python/marlin/_generated/scheme_table.py"
+CC_SCHEME_TABLE_PATH = "marlin/include/marlin/generated/scheme_table.h"
 PATHS = (BZL_PLAN_PATH, ARCH_TABLE_PATH, PY_SCHEME_TABLE_PATH, CC_SCHEME_TABLE_PATH)
 
 UPDATE_COMMAND = "bazel run //:update_generated"
@@ -55,13 +55,13 @@ def arch_table(table=schemes_lib.SCHEMES) -> str:
 
 
 def py_scheme_table(preset=RUNTIME_PRESET, table=schemes_lib.SCHEMES, presets=None) -> str:
-    """python/marlin/_scheme_table.py: the rows of `preset`."""
+    """python/marlin/_generated/scheme_table.py: the rows of `preset`."""
     rows = schemes_lib.select(preset, table=table, presets=presets)
     return render.py_scheme_table(preset, rows, _REGENERATE)
 
 
 def cc_scheme_table(preset=RUNTIME_PRESET, table=schemes_lib.SCHEMES, presets=None) -> str:
-    """marlin/include/marlin/scheme_table.h: the rows of `preset`."""
+    """marlin/include/marlin/generated/scheme_table.h: the rows of `preset`."""
     rows = schemes_lib.select(preset, table=table, presets=presets)
     return render.cc_scheme_table(preset, rows, _REGENERATE)
 

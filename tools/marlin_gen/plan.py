@@ -208,8 +208,9 @@ def make_plan(preset: str, rows, flags, archs=()) -> Plan:
 def families_built(flags, rows=schemes_lib.SCHEMES) -> tuple:
     """The kernel families the plan of `rows` under `flags` has files of, in FAMILIES order.
 
-    This is what the manifest and the selector count as built; marlin/private/arch_table.bzl
-    carries it per --cuda_archs value so that Starlark's family_gencode can be checked against it.
+    This is what the manifest and the selector count as built;
+    marlin/private/generated/arch_table.bzl carries it per --cuda_archs value so that Starlark's
+    family_gencode can be checked against it.
     """
     planned = {f.family for f in make_plan("all", rows, flags).files}
     return tuple(f for f in FAMILIES if f in planned)

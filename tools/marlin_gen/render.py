@@ -112,8 +112,9 @@ def _py_tuple(spelled) -> str:
 
 
 def py_scheme_table(preset: str, rows, regenerate) -> str:
-    """python/marlin/_scheme_table.py: the preset's scheme rows, the scalar types and the key
-    and id layouts, as plain data for the marlin Python package (which cannot import tools/)."""
+    """python/marlin/_generated/scheme_table.py: the preset's scheme rows, the scalar types and
+    the key and id layouts, as plain data for the marlin Python package (which cannot import
+    tools/)."""
     types = [
         _py_tuple(
             [
@@ -163,7 +164,7 @@ def _cc_array(spelled, size: int) -> str:
 
 
 def cc_scheme_table(preset: str, rows, regenerate) -> str:
-    """marlin/include/marlin/scheme_table.h: the preset's scheme rows for host C++ code."""
+    """marlin/include/marlin/generated/scheme_table.h: the preset's scheme rows (host C++)."""
     max_types = max(max(len(s.a_types), len(s.c_types)) for s in rows)
     max_groups = max(len(s.group_blocks) for s in rows)
     schemes = [

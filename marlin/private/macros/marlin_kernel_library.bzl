@@ -1,6 +1,6 @@
 """`marlin_kernel_library`: every Marlin kernel file of a preset, its selector, one cc target."""
 
-load("//marlin/private:kernel_plan.bzl", "MARLIN_KERNEL_FILES")
+load("//marlin/private/generated:kernel_plan.bzl", "MARLIN_KERNEL_FILES")
 load("//marlin/private/rules:cc_bundle.bzl", "cc_bundle")
 load("//marlin/private/rules:cuda_library.bzl", "cuda_library")
 load("//marlin/private/rules:marlin_codegen.bzl", "marlin_codegen")

@@ -1,8 +1,8 @@
 """`marlin_codegen`: runs the kernel generator for one output of an explicit `kind`."""
 
 load("//marlin/private:arch_rules.bzl", "VALID_KERNEL_FAMILIES", "family_gencode")
-load("//marlin/private:kernel_plan.bzl", "MARLIN_PRESETS")
 load("//marlin/private:providers.bzl", "MarlinConfigInfo")
+load("//marlin/private/generated:kernel_plan.bzl", "MARLIN_PRESETS")
 
 # What a marlin_codegen target generates; each kind writes one file.
 CODEGEN_KINDS = struct(

@@ -2,8 +2,8 @@
 
 load("@bazel_skylib//rules:common_settings.bzl", "BuildSettingInfo")
 load("//marlin/private:flags.bzl", "parse_cuda_archs", "parse_schemes")
-load("//marlin/private:kernel_plan.bzl", "MARLIN_SCHEMES")
 load("//marlin/private:providers.bzl", "MarlinConfigInfo")
+load("//marlin/private/generated:kernel_plan.bzl", "MARLIN_SCHEMES")
 
 def _marlin_config_impl(ctx):
     archs = parse_cuda_archs(ctx.attr._cuda_archs[BuildSettingInfo].value)

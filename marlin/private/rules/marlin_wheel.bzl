@@ -38,7 +38,7 @@ the METADATA keywords). Install with `pip install --no-deps <wheel>`.""",
             mandatory = True,
         ),
         "package": attr.label(
-            doc = "The `py_library` of the marlin package; its `marlin/*.py` sources go in.",
+            doc = "The `py_library` of the marlin package; its `marlin/**/*.py` sources go in.",
             mandatory = True,
         ),
         "platform": attr.string(
