@@ -5,7 +5,7 @@ gemm_bench.py). For each shape and M it times marlin.gemm with the dispatcher's 
 with each candidate exec config forced through marlin_gemm_with_config (thread config x M tile x
 split-K factor), with gemm_bench.py's Timer (CUDA graph over rotating weight buffers, CUDA events,
 median of replays). The JSON it writes is the input of tools/dispatch_table.py, which derives
-marlin's dispatch table (marlin/csrc/dispatch_table.h) from it:
+marlin's dispatch table (marlin/csrc/generated/dispatch_table.h) from it:
 
     MARLIN_LIBRARY=$PWD/libmarlin.so PYTHONPATH=python python3 benchmarks/tune_dispatch.py \\
         --out $OUT/tune.json [--shapes 4096x4096,...] [--ms 1,16,64] [--dtype float16]

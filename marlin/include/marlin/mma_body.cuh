@@ -167,9 +167,9 @@ __device__ __forceinline__ void mma_body(MARLIN_KERNEL_PARAMS) {
 
   // While the previous kernel in the stream may still run (dependent launch, kernel_common.cuh):
   // start the first item's prologue steps (weights and grouped scales) towards L2, then wait;
-  // everything is read after the wait. Only the prologue's steps: they are what the block asks
-  // for first, so without an overlap the prefetch costs nothing, and a deeper prefetch would
-  // delay the first step behind later ones.
+  // everything is read after the wait. Only the prologue's steps, which the block asks for
+  // right after the wait anyway: a deeper prefetch would queue the first step behind later ones
+  // when there is no kernel to overlap with.
   if (static_cast<int>(blockIdx.x) < num_items) {
     const Item first = item_of(blockIdx.x);
     const int slabs = min(first.kt_end - first.kt_begin, stages - 1) * (kBK / 16);
