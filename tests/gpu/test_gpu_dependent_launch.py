@@ -20,6 +20,7 @@ torch = pytest.importorskip("torch")
 
 from helpers import TOLERANCE  # noqa: E402
 from helpers import built  # noqa: E402
+from helpers import errors  # noqa: E402
 from helpers import seed_for  # noqa: E402
 from seed import SEED  # noqa: E402
 
@@ -42,16 +43,12 @@ def _weights(tag, k, n):
     return marlin.prepare_weights("gptq", **q.tensors)
 
 
-def _rel_error(out, ref):
-    return float((out.double() - ref).abs().mean() / ref.abs().mean())
-
-
 def _check(out, a, w):
     assert not torch.isnan(out).any(), (
         "unwritten outputs: a kernel read before its input was written"
     )
     ref = quant.reference_gemm(a, w, dtype=torch.float64)
-    err = _rel_error(out, ref)
+    err = errors(out, ref)["mean_rel"]
     assert err < TOLERANCE, f"mean rel error {err:.3e}"
 
 
