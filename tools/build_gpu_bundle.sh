@@ -7,12 +7,12 @@
 #
 #   tools/build_gpu_bundle.sh [--cuda_archs=sm_90,compute_89] [--marlin_schemes=all]
 #
-# Defaults fit an H100: sm_90 SASS for the 16-bit/int8-activation kernels, compute_89 PTX for the
+# Defaults fit an H100: sm_90a SASS (wgmma) for the 16-bit/int8-activation kernels, compute_89 PTX for the
 # FP8-activation kernels (JIT-compiled on the H100; sm_90 has no native FP8 mma path of its own).
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
-archs="sm_90,compute_89"
+archs="sm_90a,compute_89"
 schemes="all"
 for arg in "$@"; do
   case "${arg}" in

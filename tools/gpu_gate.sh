@@ -2,7 +2,7 @@
 # The GPU correctness gate and the tuning run, on the GPU machine, from the repository root with
 # gpu_bundle/ (tools/build_gpu_bundle.sh) beside it. Writes logs and JSON under ${OUT:-/tmp/out}
 # and prints a summary; exits non-zero when a correctness step fails.
-#   1. tests/cc/kernel_gpu_check.cu: the kernel template alone (nvcc here, sm_90 + compute_89 PTX)
+#   1. tests/cc/kernel_gpu_check.cu: the kernel template alone (nvcc here, sm_90a + compute_89 PTX)
 #   2. the GPU suite (tests/gpu, every built scheme, incl. the edge cases of test_gpu_edges.py)
 #   3. compute-sanitizer memcheck and racecheck on a representative subset
 #   4. benchmarks/tune_dispatch.py (measurements for tools/dispatch_table.py)
@@ -17,7 +17,7 @@ status=0
 step() { printf '== %s\n' "$*"; }
 
 step "kernel_gpu_check"
-nvcc -std=c++17 -O3 -I marlin/include -gencode arch=compute_90,code=sm_90 \
+nvcc -std=c++17 -O3 -I marlin/include -gencode arch=compute_90a,code=sm_90a \
   -gencode arch=compute_89,code=compute_89 -static-global-template-stub=false \
   -o /tmp/kernel_gpu_check tests/cc/kernel_gpu_check.cu &
 nvcc_pid=$!

@@ -2,8 +2,8 @@
 // quantized weights in rules_marlin layout v2 (design.md section 9) on the host, computes a float64
 // reference, poisons C (and guard rows around it), launches the kernel and compares.
 //
-// Build and run (from the repository root; sm_90 SASS + compute_89 PTX):
-//   nvcc -std=c++17 -O3 -I marlin/include -gencode arch=compute_90,code=sm_90 -gencode
+// Build and run (from the repository root; sm_90a SASS, the wgmma variant, + compute_89 PTX):
+//   nvcc -std=c++17 -O3 -I marlin/include -gencode arch=compute_90a,code=sm_90a -gencode
 //   arch=compute_89,code=compute_89 -static-global-template-stub=false -o /tmp/kernel_gpu_check
 //   tests/cc/kernel_gpu_check.cu && /tmp/kernel_gpu_check && CUDA_FORCE_PTX_JIT=1
 //   /tmp/kernel_gpu_check

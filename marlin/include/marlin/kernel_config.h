@@ -173,7 +173,8 @@ MARLIN_HOST_DEVICE constexpr MmaShape mma_shape(const KernelConfig& c) {
   s.bk = 16 * c.thread_k_blocks;
   s.m_tiles = c.m_block_size_8 ? 1 : c.thread_m_blocks;
   const int warps = c.threads / 32;
-  s.valid = c.threads > 0 && c.threads % 32 == 0 && s.bn % kMmaWarpN == 0 && s.bk > 0 &&
+  // bk: whole 64-wide k halves, the A tile's swizzle unit (mma_a_offset).
+  s.valid = c.threads > 0 && c.threads % 32 == 0 && s.bn % kMmaWarpN == 0 && s.bk % 64 == 0 &&
             s.m_tiles >= 1 && s.m_tiles <= 4 && (c.m_block_size_8 ? c.thread_m_blocks == 1 : true);
   if (!s.valid) return s;
   s.n_warps = s.bn / kMmaWarpN;
@@ -183,6 +184,40 @@ MARLIN_HOST_DEVICE constexpr MmaShape mma_shape(const KernelConfig& c) {
   s.valid = (s.bk / 16) % s.k_warps == 0;
   if (s.valid) s.slices_per_warp = (s.bk / 16) / s.k_warps;
   return s;
+}
+
+// The Hopper variant of the tensor-core body (sm_90a, design.md section 12): a tile of 32-64
+// rows multiplies through wgmma. Warpgroups (128 threads) split the tile's 64-column units
+// evenly, each taking `units` of them (one m64 wgmma per unit and 16-row slice, the tile's rows
+// as its N); the warpgroups left over split each BK step into runs of slices, like k_warps.
+struct WgmmaShape {
+  int n_groups;          // warpgroups across the columns
+  int k_groups;          // warpgroups across each BK step
+  int units;             // 64-column units per warpgroup (1, 2 or 4)
+  int slices_per_group;  // 16-row slices of a BK step per warpgroup
+  bool valid;
+};
+
+MARLIN_HOST_DEVICE constexpr WgmmaShape wgmma_shape(const KernelConfig& c) {
+  WgmmaShape w{};
+  const MmaShape s = mma_shape(c);
+  // Tiles of 8 or 16 rows stay on mma.sync: wgmma with N = 8 or 16 was measured 0-10% slower
+  // there (docs/benchmarks.md run 8).
+  if (!uses_mma_body(c) || !s.valid || c.m_block_size_8 || c.thread_m_blocks < 2 ||
+      c.threads % 128 != 0) {
+    return w;
+  }
+  const int groups = c.threads / 128;
+  const int units = s.bn / kMmaWarpN;
+  w.n_groups = groups < units ? groups : units;
+  if (units % w.n_groups != 0 || groups % w.n_groups != 0) return w;
+  w.units = units / w.n_groups;
+  w.k_groups = groups / w.n_groups;
+  if (4 % w.units != 0 || (s.bk / 16) % w.k_groups != 0) return w;
+  w.slices_per_group = (s.bk / 16) / w.k_groups;
+  // Slices alternate two register sets; a step's first and last slice must differ.
+  w.valid = w.slices_per_group % 2 == 0;
+  return w;
 }
 
 // Rows of grouped scales (and zero points) one BK step touches: BK / group rows, or 1 when a
@@ -198,10 +233,13 @@ MARLIN_HOST_DEVICE constexpr int scalar_bytes(ScalarTypeId id) {
   return scalar_type_size_bits(id) / 8;
 }
 
-// Tensor-core body, per ring slot: [A: bm x bk activations, 16-byte chunks XOR-swizzled by row
-// | B: bk/16 x bn/64 layout-v2 units | scales: staged_group_rows x bn (s type) | zero points:
-// staged_group_rows x bn (int codes packed as in memory, or float in the c type)]. Then, aliased
-// onto the ring after the last step, the k-warp reduction: 16*m_tiles x bn fp32.
+// Tensor-core body, per ring slot: [A: bm x bk activations as bk/64 k halves of bm rows x 128
+// bytes, 16-byte chunks XOR-swizzled by row (mma_a_offset: the 128-byte swizzle wgmma reads) | B:
+// bk/16 x bn/64 layout-v2 units | scales: staged_group_rows x bn (s type) | zero points:
+// staged_group_rows x bn (int codes packed as in memory, or float in the c type)]. The wgmma
+// variant keeps the `stages` A tiles together at the front instead (each 1024-byte aligned), then
+// the slots' rest: the same bytes. Then, aliased onto the ring after the last step, the k-warp
+// reduction: 16*m_tiles x bn fp32.
 MARLIN_HOST_DEVICE constexpr int mma_a_bytes(const KernelConfig& c) {
   return mma_shape(c).bm * mma_shape(c).bk * 2;
 }
@@ -215,6 +253,10 @@ MARLIN_HOST_DEVICE constexpr int mma_z_bytes(const KernelConfig& c) {
   if (!takes_zero_points(c.b_type)) return 0;
   const int per_column_bits = c.is_zp_float ? 16 : scalar_type_size_bits(c.b_type);
   return staged_group_rows(c) * mma_shape(c).bn * per_column_bits / 8;
+}
+// Byte offset of 16-byte chunk ch (k elements 8ch..8ch+7) of row r in an A tile of bm rows.
+MARLIN_HOST_DEVICE constexpr int mma_a_offset(int bm, int r, int ch) {
+  return (ch / 8) * bm * 128 + r * 128 + ((ch % 8) ^ (r % 8)) * 16;
 }
 MARLIN_HOST_DEVICE constexpr int mma_stage_bytes(const KernelConfig& c) {
   // Each part is a multiple of 16 bytes: bn is a multiple of 64, bk of 16.

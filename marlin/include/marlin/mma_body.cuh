@@ -9,9 +9,13 @@
 //     [wk * spw, (wk + 1) * spw) of every BK step: per slice one ldmatrix per 16 rows of A, one
 //     or two 16-byte shared loads of B, bit-arithmetic dequantization into operand registers
 //     (mma_dequant.cuh), eight m16n8k16 mma.sync per 16 rows, fp32 accumulators;
-//   - the k-warps are summed in a fixed order through shared memory, split-K partials through
-//     C_tmp in split order (deterministic), then the epilogue (NVFP4 global scale, bias, one
-//     rounding to the c type).
+//   - on sm_90a, tiles of 32-64 rows multiply through wgmma instead (design.md section 12,
+//     wgmma.cuh): warpgroups own 64-column units, each warp dequantizes the A fragments of its
+//     16 rows of every unit, the activation tile is the shared-memory operand; the next step
+//     dequantizes into a second register set while the wgmma of this one run;
+//   - the k-warps (k-warpgroups) are summed in a fixed order through shared memory, split-K
+//     partials through C_tmp in split order (deterministic), then the epilogue (NVFP4 global
+//     scale, bias, one rounding to the c type).
 #pragma once
 
 #include <cuda_bf16.h>
@@ -27,6 +31,7 @@
 #include "marlin/mma_dequant.cuh"
 #include "marlin/scalar_type.h"
 #include "marlin/type_traits.cuh"
+#include "marlin/wgmma.cuh"
 
 namespace marlin {
 namespace detail {
@@ -76,11 +81,35 @@ __device__ __forceinline__ void mma_body(MARLIN_KERNEL_PARAMS) {
   constexpr int kUnitWords = unit_words(kBits);
   constexpr int kUnitsPerSlice = kBN / kUnitN;
   constexpr int kAChunksPerRow = kBK / 8;  // 16-byte chunks of one A row
-  constexpr int kAOff = 0;
-  constexpr int kBOff = kAOff + mma_a_bytes(kCfg);
+  // The ring (kernel_config.h): `stages` slots of [A tile | rest: B, scales, zero points];
+  // wgmma keeps the A tiles together instead, so that each sits on 1024 bytes.
+  constexpr int kABytes = mma_a_bytes(kCfg);
+  constexpr int kStageBytes = mma_stage_bytes(kCfg);
+  constexpr int kRestBytes = kStageBytes - kABytes;
+  constexpr bool kWgmma = MARLIN_HAS_WGMMA && wgmma_shape(kCfg).valid;
+  auto a_tile_off = [](int slot) {
+    return static_cast<uint32_t>(kWgmma ? slot * kABytes : slot * kStageBytes);
+  };
+  auto rest_off = [](int slot) {
+    return static_cast<uint32_t>(kWgmma ? stages * kABytes + slot * kRestBytes
+                                        : slot * kStageBytes + kABytes);
+  };
+  constexpr int kBOff = 0;  // within a rest slot
   constexpr int kSOff = kBOff + mma_b_bytes(kCfg);
   constexpr int kZOff = kSOff + mma_s_bytes(kCfg);
-  constexpr int kStageBytes = mma_stage_bytes(kCfg);
+  // Hopper: 32-64-row tiles through wgmma (wgmma.cuh), the lane's 16 rows of kCb units.
+  constexpr WgmmaShape kWg = wgmma_shape(kCfg);
+  constexpr int kCb = kWgmma ? kWg.units : 1;
+  // Warps (mma.sync) or warpgroups (wgmma) that split each BK step, and their slices per step.
+  constexpr int kKGroups = kWgmma ? kWg.k_groups : kKWarps;
+  constexpr int kSlices = kWgmma ? kWg.slices_per_group : kSpw;
+  // The lane's B columns: 8 blocks of 8 (mma.sync) or 2 per unit (wgmma: rows g and g + 8 of
+  // its 16 per unit); its accumulators [x][y][4]: [16-row tile][8-column block] or [unit][8-row
+  // block of the tile's rows].
+  constexpr int kLaneBlocks = kWgmma ? 2 * kCb : 8;
+  constexpr int kAccX = kWgmma ? kCb : kMT;
+  constexpr int kAccY = kWgmma ? kBM / 8 : 8;
+  static_assert(!kWgmma || kBM % 8 == 0, "wgmma N is a multiple of 8");
   constexpr int kGroupRows = staged_group_rows(kCfg);
   constexpr int kGroupK = group_blocks > 0 ? 16 * group_blocks : 0;
   constexpr int kSBytes = scalar_bytes(s_type_id);
@@ -107,8 +136,20 @@ __device__ __forceinline__ void mma_body(MARLIN_KERNEL_PARAMS) {
   const int warp = tid / 32;
   const int wn = warp % kShape.n_warps;
   const int wk = warp / kShape.n_warps;
+  const int wq = warp % 4;  // warp in its warpgroup (wgmma)
+  const int wg_n = kWgmma ? (warp / 4) % kWg.n_groups : 0;
+  // The warp's (warpgroup's) k group, and its index among the warps of one k group.
+  const int kgroup = kWgmma ? warp / 4 / kWg.n_groups : wk;
+  const int red_id = kWgmma ? wg_n * 4 + wq : wn;
   const int g = lane / 4;  // mma group: the lane's B column, A/C row
   const int t = lane % 4;  // thread in group: the lane's k pair, C column pair
+  // Column (within the tile) of the lane's B operands in column block j: mma.sync, block j of
+  // the warp's 64 columns; wgmma, rows g (j even) and g + 8 (j odd) of the warp's 16 rows of its
+  // (j / 2)-th unit, in the order its units' fragments sit in the lane's words.
+  auto lane_col = [&](int j) {
+    return kWgmma ? wg_n * kCb * 64 + 16 * (wq * kCb + j / 2) + 8 * (j % 2) + g
+                  : wn * 64 + 8 * j + g;
+  };
 
   const int m_tiles = (prob_m + kBM - 1) / kBM;
   const int n_tiles = prob_n / kBN;
@@ -125,21 +166,36 @@ __device__ __forceinline__ void mma_body(MARLIN_KERNEL_PARAMS) {
   const uint8_t* const s_bytes = reinterpret_cast<const uint8_t*>(scales_ptr);
   const uint8_t* const z_bytes = reinterpret_cast<const uint8_t*>(zp_ptr);
 
-  // Per-lane shared-memory offsets within a ring slot, fixed for the whole kernel. A: the lane's
-  // ldmatrix row of 16-row tile 0 for the i-th slice of its run (logical chunk ch of row r sits
-  // at physical chunk ch ^ (r % 8), the same for every tile since tiles are 16 rows apart). B:
-  // the lane's 16 or 32 bytes of unit wn of that slice.
+  // Per-lane shared-memory offsets within an A tile and a rest slot for the i-th slice of the
+  // lane's run, fixed for the whole kernel. mma.sync: A at the lane's ldmatrix row of 16-row
+  // tile 0 (tiles are 16 rows of 128 bytes apart); B the lane's 16 or 32 bytes of unit wn.
+  // wgmma: A at the slice's first k (the descriptor's start; the hardware applies the swizzle);
+  // B the lane's 4 or 8 bytes per unit for each of its kCb units, contiguous (layout_v2.h: lane
+  // word q holds the 16-row fragment of columns 16q..16q+15 of a unit).
   const uint32_t smem_base = static_cast<uint32_t>(__cvta_generic_to_shared(smem));
-  uint32_t a_frag_off[kSpw];
-  uint32_t b_frag_off[kSpw];
+  constexpr int kFragWords = kWgmma ? kCb * kLaneWords / 4 : kLaneWords;  // B words per slice
+  uint32_t a_frag_off[kSlices];
+  uint32_t b_frag_off[kSlices];
 #pragma unroll
-  for (int i = 0; i < kSpw; ++i) {
-    const int s = wk * kSpw + i;
-    const int r = m_block_size_8 ? lane % 8 : lane % 16;
-    const int ch = 2 * s + (m_block_size_8 ? (lane / 8) % 2 : lane / 16);
-    a_frag_off[i] = static_cast<uint32_t>(kAOff + r * kBK * 2 + (ch ^ (r % 8)) * 16);
-    b_frag_off[i] = static_cast<uint32_t>(
-        kBOff + ((s * kUnitsPerSlice + wn) * kUnitWords + lane * kLaneWords) * 4);
+  for (int i = 0; i < kSlices; ++i) {
+    const int s = kgroup * kSlices + i;
+    if constexpr (kWgmma) {
+      a_frag_off[i] = static_cast<uint32_t>((s / 4) * kBM * 128 + (s % 4) * 32);
+      const int unit = s * kUnitsPerSlice + wg_n * kCb + (wq * kCb) / 4;
+      b_frag_off[i] = static_cast<uint32_t>(
+          kBOff +
+          (unit * kUnitWords + lane * kLaneWords + ((wq * kCb) % 4) * (kLaneWords / 4)) * 4);
+    } else {
+      const int r = m_block_size_8 ? lane % 8 : lane % 16;
+      const int ch = 2 * s + (m_block_size_8 ? (lane / 8) % 2 : lane / 16);
+      a_frag_off[i] = static_cast<uint32_t>(mma_a_offset(kBM, r, ch));
+      b_frag_off[i] = static_cast<uint32_t>(
+          kBOff + ((s * kUnitsPerSlice + wn) * kUnitWords + lane * kLaneWords) * 4);
+    }
+  }
+  if constexpr (kWgmma) {
+    // The swizzle's phase is the shared address: every A half must sit on 1024 bytes.
+    if ((smem_base & 1023u) != 0) __trap();
   }
 
   // Work item -> output tile, split, its K steps [kt_begin, kt_end) and the tile's origin.
@@ -218,7 +274,7 @@ __device__ __forceinline__ void mma_body(MARLIN_KERNEL_PARAMS) {
       // Rows past prob_m point at row m0 (always valid) and copy nothing.
       a_src[it] = a_bytes + static_cast<int64_t>(m0 + (r < tile_rows ? r : 0)) * lda * 2 + ch * 16 +
                   static_cast<int64_t>(kt_begin) * (kBK * 2);
-      a_dst[it] = kAOff + r * kBK * 2 + ((ch ^ (r % 8)) * 16);
+      a_dst[it] = mma_a_offset(kBM, r, ch);
     }
     const uint8_t* b_src[kBCopies];
 #pragma unroll
@@ -231,11 +287,12 @@ __device__ __forceinline__ void mma_body(MARLIN_KERNEL_PARAMS) {
     int load_kt = kt_begin;
     int load_slot = 0;
     auto load_next_stage = [&]() {
-      uint8_t* const slot = smem + load_slot * kStageBytes;
+      uint8_t* const a_tile = smem + a_tile_off(load_slot);
+      uint8_t* const slot = smem + rest_off(load_slot);
 #pragma unroll
       for (int it = 0; it < kACopies; ++it) {
         if (kAChunks % threads != 0 && tid + it * threads >= kAChunks) break;
-        copy16(slot + a_dst[it], a_src[it], a_valid[it]);
+        copy16(a_tile + a_dst[it], a_src[it], a_valid[it]);
         a_src[it] += kBK * 2;
       }
       // B: per 16-row slice, the tile's units are one contiguous run.
@@ -266,11 +323,11 @@ __device__ __forceinline__ void mma_body(MARLIN_KERNEL_PARAMS) {
       load_slot = load_slot == stages - 1 ? 0 : load_slot + 1;
     };
 
-    // B-side scale / zero point operands (c-type pairs) for the lane's 8 B columns 8j + g,
-    // indexed [column block j][0: rows 2t, 2t+1 | 1: rows 2t+8, 2t+9].
-    uint32_t sc[8][2];
-    uint32_t zc[8][2];
-    // Channelwise output scales (kScaleOut) of the lane's accumulator columns 8j + 2t + {0, 1}.
+    // B-side scale / zero point operands (c-type pairs) for the lane's column blocks (its
+    // column lane_col(j) of each), indexed [j][0: rows 2t, 2t+1 | 1: rows 2t+8, 2t+9].
+    uint32_t sc[kLaneBlocks][2];
+    uint32_t zc[kLaneBlocks][2];
+    // Channelwise output scales (kScaleOut) of the lane's accumulators (out_scale).
     float so[8][2];
     auto set_params = [&](int j, uint32_t s16, uint32_t z16) {
       sc[j][0] = sc[j][1] = mma::splat_bits(s16);
@@ -278,15 +335,17 @@ __device__ __forceinline__ void mma_body(MARLIN_KERNEL_PARAMS) {
     };
     if constexpr (kChannelwise) {
 #pragma unroll
-      for (int j = 0; j < 8; ++j) {
+      for (int j = 0; j < kLaneBlocks; ++j) {
         uint32_t s16, z16;
         global_group_params<s_type_id, c_type_id, b_type_id, is_zp_float>(
-            scales_ptr, zp_ptr, prob_n, 0, n0 + wn * 64 + 8 * j + g, s16, z16);
+            scales_ptr, zp_ptr, prob_n, 0, n0 + lane_col(j), s16, z16);
         set_params(j, s16, z16);
         if constexpr (kScaleOut) {
 #pragma unroll
           for (int h = 0; h < 2; ++h) {
-            so[j][h] = load_element<s_type_id>(scales_ptr, n0 + wn * 64 + 8 * j + 2 * t + h);
+            // mma.sync: accumulator columns 8j + 2t + h; wgmma: the lane's columns themselves.
+            so[j][h] = load_element<s_type_id>(
+                scales_ptr, n0 + (kWgmma ? lane_col(j) : wn * 64 + 8 * j + 2 * t + h));
           }
         }
       }
@@ -296,8 +355,8 @@ __device__ __forceinline__ void mma_body(MARLIN_KERNEL_PARAMS) {
     auto read_staged_params = [&](const uint8_t* slot, int r) {
       const uint8_t* srow = slot + kSOff + r * kBN * kSBytes;
 #pragma unroll
-      for (int j = 0; j < 8; ++j) {
-        const int col = wn * 64 + 8 * j + g;
+      for (int j = 0; j < kLaneBlocks; ++j) {
+        const int col = lane_col(j);
         uint32_t s16;
         if constexpr (kSBytes == 2) {
           s16 = *reinterpret_cast<const unsigned short*>(srow + col * 2);
@@ -324,8 +383,8 @@ __device__ __forceinline__ void mma_body(MARLIN_KERNEL_PARAMS) {
       const int grp[4] = {__ldg(g_idx + k0 + 2 * t), __ldg(g_idx + k0 + 2 * t + 1),
                           __ldg(g_idx + k0 + 2 * t + 8), __ldg(g_idx + k0 + 2 * t + 9)};
 #pragma unroll
-      for (int j = 0; j < 8; ++j) {
-        const int n = n0 + wn * 64 + 8 * j + g;
+      for (int j = 0; j < kLaneBlocks; ++j) {
+        const int n = n0 + lane_col(j);
         uint32_t s16[4], z16[4];
         global_group_params<s_type_id, c_type_id, b_type_id, is_zp_float>(
             scales_ptr, zp_ptr, prob_n, grp[0], n, s16[0], z16[0]);
@@ -347,7 +406,8 @@ __device__ __forceinline__ void mma_body(MARLIN_KERNEL_PARAMS) {
     };
 
     // A operands (one ldmatrix per 16 rows; x2 for the 8-row tile, rows 8-15 zero) and this
-    // lane's B words of the i-th slice of its run, from the slot at byte offset slot_off.
+    // lane's B words of the i-th slice of its run, from the A tile at byte offset a_off and the
+    // rest slot at rest_off.
     struct Frags {
       uint32_t a[kMT][4];
       uint32_t b[kLaneWords];
@@ -355,7 +415,7 @@ __device__ __forceinline__ void mma_body(MARLIN_KERNEL_PARAMS) {
     auto load_frags = [&](uint32_t slot_off, int i, Frags& f) {
 #pragma unroll
       for (int mt = 0; mt < kMT; ++mt) {
-        const uint32_t addr = smem_base + slot_off + a_frag_off[i] + mt * 16 * kBK * 2;
+        const uint32_t addr = smem_base + slot_off + a_frag_off[i] + mt * 16 * 128;
         if constexpr (m_block_size_8) {
           mma::ldmatrix_x2(f.a[mt][0], f.a[mt][2], addr);
           f.a[mt][1] = f.a[mt][3] = 0u;
@@ -363,7 +423,7 @@ __device__ __forceinline__ void mma_body(MARLIN_KERNEL_PARAMS) {
           mma::ldmatrix_x4(f.a[mt], addr);
         }
       }
-      const uint8_t* bsrc = smem + slot_off + b_frag_off[i];
+      const uint8_t* bsrc = smem + slot_off + kABytes + b_frag_off[i];
 #pragma unroll
       for (int v = 0; v < kLaneWords / 4; ++v) {
         const uint4 q = *reinterpret_cast<const uint4*>(bsrc + v * 16);
@@ -371,26 +431,28 @@ __device__ __forceinline__ void mma_body(MARLIN_KERNEL_PARAMS) {
       }
     };
 
-    float acc[kMT][8][4];
+    float acc[kAccX][kAccY][4];
 #pragma unroll
-    for (int mt = 0; mt < kMT; ++mt) {
+    for (int x = 0; x < kAccX; ++x) {
 #pragma unroll
-      for (int j = 0; j < 8; ++j) {
+      for (int y = 0; y < kAccY; ++y) {
 #pragma unroll
-        for (int e = 0; e < 4; ++e) acc[mt][j][e] = 0.f;
+        for (int e = 0; e < 4; ++e) acc[x][y][e] = 0.f;
       }
     }
 
+    // A code pair (see mma_dequant.cuh) of column block j, k rows half -> the operand register.
+    auto finish = [&](uint32_t v, int j, int half) -> uint32_t {
+      if constexpr (Fix::kNeeded) v = mma::mul2<c_type_id>(v, mma::splat_bits(Fix::kBits16));
+      if constexpr (kScaleOut) {
+        return kZp ? mma::sub2<c_type_id>(v, zc[j][half]) : v;
+      } else {
+        return mma::apply_zero_scale<c_type_id, kZp>(v, zc[j][half], sc[j][half]);
+      }
+    };
+
     // Dequantize the slice's B words and multiply: eight column blocks of 8.
     auto multiply = [&](const Frags& f) {
-      auto finish = [&](uint32_t v, int j, int half) -> uint32_t {
-        if constexpr (Fix::kNeeded) v = mma::mul2<c_type_id>(v, mma::splat_bits(Fix::kBits16));
-        if constexpr (kScaleOut) {
-          return kZp ? mma::sub2<c_type_id>(v, zc[j][half]) : v;
-        } else {
-          return mma::apply_zero_scale<c_type_id, kZp>(v, zc[j][half], sc[j][half]);
-        }
-      };
 #pragma unroll
       for (int j = 0; j < 8; ++j) {
         uint32_t b0, b1;
@@ -424,50 +486,152 @@ __device__ __forceinline__ void mma_body(MARLIN_KERNEL_PARAMS) {
       if (kt < kt_end) load_next_stage();
       copy_commit();
     }
-    // Register double buffering: the fragments of the next slice (across a step boundary, the
-    // next step's first slice) are read from shared memory while the current slice multiplies.
-    // The ring's barrier therefore sits before a step's last slice, once the next step landed.
-    copy_wait<stages - 2>();
-    __syncthreads();  // step kt_begin visible
-    Frags cur;
-    uint32_t read_off = 0;  // slot offset of step kt
-    if (kt_begin < kt_end) load_frags(read_off, 0, cur);
+    if constexpr (kWgmma) {
+      // kBatch slices at a time: dequantize into one of two register sets (while the previous
+      // batch's wgmma, on the other set, still run), issue them as one group, then wait for the
+      // previous batch's. After a step's last batch the step before it is retired, so the
+      // barrier that publishes step kt + 1 also proves every warpgroup done with step kt - 1,
+      // whose slot the next load refills.
+      // Two slices per batch: 0.92x the time of one per batch (median over the tuned configs,
+      // docs/benchmarks.md run 8); four were no faster.
+      constexpr int kBatch = kSlices >= 4 ? 2 : 1;
+      static_assert(kSlices % (2 * kBatch) == 0, "a step holds an even number of batches");
+      uint32_t frag[2][kBatch][kCb][4];
+      copy_wait<stages - 2>();
+      wgmma::fence_async_shared();
+      __syncthreads();  // step kt_begin visible
+      int read_slot = 0;
+#pragma unroll 1
+      for (int kt = kt_begin; kt < kt_end; ++kt) {
+        const uint8_t* const slot = smem + rest_off(read_slot);
+        const uint32_t a_tile = smem_base + a_tile_off(read_slot);
+        if constexpr (kGroupPerStep) {
+          if (kt == kt_begin || (kt % kStepsPerGroup) == 0) read_staged_params(slot, 0);
+        }
+#pragma unroll
+        for (int i = 0; i < kSlices; ++i) {
+          if constexpr (kGroupRows > 0 && !kGroupPerStep) {
+            const int r = ((kgroup * kSlices + i) * 16) / kGroupK;
+            if (r != current_row || i == 0) {
+              current_row = r;
+              read_staged_params(slot, r);
+            }
+          } else if constexpr (kActOrder) {
+            read_act_order_params(kt, kgroup * kSlices + i);
+          }
+          uint32_t words[kFragWords];
+          const uint8_t* const bsrc = slot + b_frag_off[i];
+          if constexpr (kFragWords == 1) {
+            words[0] = *reinterpret_cast<const uint32_t*>(bsrc);
+          } else if constexpr (kFragWords == 2) {
+            const uint2 q = *reinterpret_cast<const uint2*>(bsrc);
+            words[0] = q.x, words[1] = q.y;
+          } else {
+#pragma unroll
+            for (int v = 0; v < kFragWords / 4; ++v) {
+              const uint4 q = *reinterpret_cast<const uint4*>(bsrc + v * 16);
+              words[4 * v] = q.x, words[4 * v + 1] = q.y, words[4 * v + 2] = q.z,
+                        words[4 * v + 3] = q.w;
+            }
+          }
+          // Unit u's fragment: rows g / g + 8 are column blocks 2u / 2u + 1 (a0, a2 / a1, a3).
+          uint32_t(&set)[kCb][4] = frag[(i / kBatch) % 2][i % kBatch];
+#pragma unroll
+          for (int u = 0; u < kCb; ++u) {
+            uint32_t(&a)[4] = set[u];
+            if constexpr (kBits == 4) {
+              const uint32_t w = words[u];
+              a[0] = finish(mma::code_pair4<b_type_id, c_type_id, 0>(w), 2 * u, 0);
+              a[2] = finish(mma::code_pair4<b_type_id, c_type_id, 1>(w), 2 * u, 1);
+              a[1] = finish(mma::code_pair4<b_type_id, c_type_id, 2>(w), 2 * u + 1, 0);
+              a[3] = finish(mma::code_pair4<b_type_id, c_type_id, 3>(w), 2 * u + 1, 1);
+            } else {
+              const uint32_t w0 = words[2 * u], w1 = words[2 * u + 1];
+              a[0] = finish(mma::code_pair8<b_type_id, c_type_id, 0>(w0), 2 * u, 0);
+              a[2] = finish(mma::code_pair8<b_type_id, c_type_id, 1>(w0), 2 * u, 1);
+              a[1] = finish(mma::code_pair8<b_type_id, c_type_id, 0>(w1), 2 * u + 1, 0);
+              a[3] = finish(mma::code_pair8<b_type_id, c_type_id, 1>(w1), 2 * u + 1, 1);
+            }
+          }
+          if (i % kBatch != kBatch - 1) continue;
+          // Every input of the batch's wgmma is computed before the fence: a register written
+          // between them would make ptxas serialize the whole pipeline.
+          uint32_t(&batch)[kBatch][kCb][4] = frag[(i / kBatch) % 2];
+          uint64_t desc[kBatch];
+#pragma unroll
+          for (int b = 0; b < kBatch; ++b) {
+            desc[b] = wgmma::sw128_desc(a_tile + a_frag_off[i - kBatch + 1 + b]);
+            wgmma::fence_operands(desc[b], batch[b]);
+          }
+          wgmma::fence();
+#pragma unroll
+          for (int b = 0; b < kBatch; ++b) {
+#pragma unroll
+            for (int u = 0; u < kCb; ++u) {
+              wgmma::Wgmma<c_type_id, kBM>::run(acc[u], batch[b][u], desc[b]);
+            }
+          }
+          wgmma::commit();
+          wgmma::wait<1>();
+        }
+        copy_wait<stages - 3>();
+        wgmma::fence_async_shared();
+        __syncthreads();
+        if (load_kt < kt_end) load_next_stage();
+        copy_commit();
+        read_slot = read_slot == stages - 1 ? 0 : read_slot + 1;
+      }
+      wgmma::wait<0>();
+#pragma unroll
+      for (int u = 0; u < kCb; ++u) wgmma::fence_accumulators(acc[u]);
+    } else {
+      // Register double buffering: the fragments of the next slice (across a step boundary, the
+      // next step's first slice) are read from shared memory while the current slice
+      // multiplies. The ring's barrier therefore sits before a step's last slice, once the next
+      // step landed.
+      copy_wait<stages - 2>();
+      __syncthreads();  // step kt_begin visible
+      Frags cur;
+      uint32_t read_off = 0;  // slot offset of step kt
+      if (kt_begin < kt_end) load_frags(read_off, 0, cur);
 
 #pragma unroll 1
-    for (int kt = kt_begin; kt < kt_end; ++kt) {
-      const uint8_t* const slot = smem + read_off;
-      const uint32_t next_off = read_off == (stages - 1) * kStageBytes ? 0 : read_off + kStageBytes;
-      if constexpr (kGroupPerStep) {
-        if (kt == kt_begin || (kt % kStepsPerGroup) == 0) read_staged_params(slot, 0);
-      }
+      for (int kt = kt_begin; kt < kt_end; ++kt) {
+        const uint8_t* const slot = smem + read_off + kABytes;
+        const uint32_t next_off =
+            read_off == (stages - 1) * kStageBytes ? 0 : read_off + kStageBytes;
+        if constexpr (kGroupPerStep) {
+          if (kt == kt_begin || (kt % kStepsPerGroup) == 0) read_staged_params(slot, 0);
+        }
 #pragma unroll
-      for (int i = 0; i < kSpw; ++i) {
-        const int s = wk * kSpw + i;  // slice within the BK step
-        if constexpr (kGroupRows > 0 && !kGroupPerStep) {
-          const int r = (s * 16) / kGroupK;
-          if (r != current_row || i == 0) {
-            current_row = r;
-            read_staged_params(slot, r);
+        for (int i = 0; i < kSpw; ++i) {
+          const int s = wk * kSpw + i;  // slice within the BK step
+          if constexpr (kGroupRows > 0 && !kGroupPerStep) {
+            const int r = (s * 16) / kGroupK;
+            if (r != current_row || i == 0) {
+              current_row = r;
+              read_staged_params(slot, r);
+            }
+          } else if constexpr (kActOrder) {
+            read_act_order_params(kt, s);
           }
-        } else if constexpr (kActOrder) {
-          read_act_order_params(kt, s);
+          Frags next;
+          if (i + 1 < kSpw) {
+            load_frags(read_off, i + 1, next);
+          } else {
+            // Step kt + 1 complete and visible; every warp is past step kt - 1, whose slot the
+            // load of step kt + stages - 1 refills.
+            copy_wait<stages - 3>();
+            __syncthreads();
+            if (load_kt < kt_end) load_next_stage();
+            copy_commit();
+            if (kt + 1 < kt_end) load_frags(next_off, 0, next);
+          }
+          multiply(cur);
+          cur = next;
         }
-        Frags next;
-        if (i + 1 < kSpw) {
-          load_frags(read_off, i + 1, next);
-        } else {
-          // Step kt + 1 complete and visible; every warp is past step kt - 1, whose slot the
-          // load of step kt + stages - 1 refills.
-          copy_wait<stages - 3>();
-          __syncthreads();
-          if (load_kt < kt_end) load_next_stage();
-          copy_commit();
-          if (kt + 1 < kt_end) load_frags(next_off, 0, next);
-        }
-        multiply(cur);
-        cur = next;
+        read_off = next_off;
       }
-      read_off = next_off;
     }
 
     // The block's last main loop is done: the next kernel may start its blocks (and their
@@ -475,99 +639,191 @@ __device__ __forceinline__ void mma_body(MARLIN_KERNEL_PARAMS) {
     // blocks would only compete with this one's.
     if (item + static_cast<int>(gridDim.x) >= num_items) allow_dependent_launch();
 
+    // Tile coordinates of accumulator acc[x][y][e] (e = 2h, 2h + 1 form a pair): mma.sync, row
+    // 16x + g + 8h and columns 8y + 2t + {0, 1} of the warp's 64; wgmma, rows 8y + 2t + {0, 1}
+    // and column lane_col(2x + h).
+    auto out_row = [&](int x, int y, int e) {
+      return m0 + (kWgmma ? 8 * y + 2 * t + e % 2 : 16 * x + g + 8 * (e / 2));
+    };
+    auto out_col = [&](int x, int y, int e) {
+      return n0 + (kWgmma ? lane_col(2 * x + e / 2) : wn * 64 + 8 * y + 2 * t + e % 2);
+    };
+    // Per-column values (channelwise scales, bias) of the lane's accumulators, stored [j][h]:
+    // mma.sync j = y, h = e % 2; wgmma j = 2x + e / 2.
+    auto column_value = [&](const float(&v)[8][2], int x, int y, int e) {
+      return kWgmma ? v[2 * x + e / 2][0] : v[y][e % 2];
+    };
+
     // Channelwise scales multiply the whole sum once.
     if constexpr (kScaleOut) {
 #pragma unroll
-      for (int mt = 0; mt < kMT; ++mt) {
+      for (int x = 0; x < kAccX; ++x) {
 #pragma unroll
-        for (int j = 0; j < 8; ++j) {
+        for (int y = 0; y < kAccY; ++y) {
 #pragma unroll
-          for (int e = 0; e < 4; ++e) acc[mt][j][e] *= so[j][e % 2];
+          for (int e = 0; e < 4; ++e) acc[x][y][e] *= column_value(so, x, y, e);
         }
       }
     }
 
     copy_wait<0>();
-    __syncthreads();  // the ring is free: reuse it for the k-warp reduction
+    __syncthreads();  // the ring is free: reuse it for the k-group reduction
 
-    if constexpr (kKWarps > 1) {
-      // Warps wk = K-1 .. 1 fold into a buffer in fragment order (conflict-free float4s), then
-      // wk = 0 adds it: fixed order, the same bits every run.
+    if constexpr (kKGroups > 1) {
+      // k groups K-1 .. 1 fold into a buffer in fragment order (conflict-free float4s), then
+      // k group 0 adds it: fixed order, the same bits every run.
       float4* const red = reinterpret_cast<float4*>(smem);
-      auto red_index = [&](int mt, int j) { return ((wn * kMT + mt) * 8 + j) * 32 + lane; };
+      auto red_index = [&](int x, int y) { return ((red_id * kAccX + x) * kAccY + y) * 32 + lane; };
 #pragma unroll 1
-      for (int k = kKWarps - 1; k >= 1; --k) {
-        if (wk == k) {
+      for (int k = kKGroups - 1; k >= 1; --k) {
+        if (kgroup == k) {
 #pragma unroll
-          for (int mt = 0; mt < kMT; ++mt) {
+          for (int x = 0; x < kAccX; ++x) {
 #pragma unroll
-            for (int j = 0; j < 8; ++j) {
-              float4 v = make_float4(acc[mt][j][0], acc[mt][j][1], acc[mt][j][2], acc[mt][j][3]);
-              if (k != kKWarps - 1) {
-                const float4 r = red[red_index(mt, j)];
+            for (int y = 0; y < kAccY; ++y) {
+              float4 v = make_float4(acc[x][y][0], acc[x][y][1], acc[x][y][2], acc[x][y][3]);
+              if (k != kKGroups - 1) {
+                const float4 r = red[red_index(x, y)];
                 v.x += r.x, v.y += r.y, v.z += r.z, v.w += r.w;
               }
-              red[red_index(mt, j)] = v;
+              red[red_index(x, y)] = v;
             }
           }
         }
         __syncthreads();
       }
-      if (wk == 0) {
+      if (kgroup == 0) {
 #pragma unroll
-        for (int mt = 0; mt < kMT; ++mt) {
+        for (int x = 0; x < kAccX; ++x) {
 #pragma unroll
-          for (int j = 0; j < 8; ++j) {
-            const float4 r = red[red_index(mt, j)];
-            acc[mt][j][0] += r.x, acc[mt][j][1] += r.y, acc[mt][j][2] += r.z, acc[mt][j][3] += r.w;
+          for (int y = 0; y < kAccY; ++y) {
+            const float4 r = red[red_index(x, y)];
+            acc[x][y][0] += r.x, acc[x][y][1] += r.y, acc[x][y][2] += r.z, acc[x][y][3] += r.w;
           }
         }
       }
     }
 
-    // Rows of the lane's accumulators: e / 2 selects row g or g + 8 of 16-row tile mt.
-    auto row_of = [&](int mt, int e) { return m0 + mt * 16 + g + 8 * (e / 2); };
-    auto col_of = [&](int j) { return n0 + wn * 64 + 8 * j + 2 * t; };
-    constexpr int kRowHalves = m_block_size_8 ? 1 : 2;
-
-    bool write_c = true;
-    if (splits > 1) {
-      if (wk == 0) {
+    if constexpr (kWgmma) {
+      // The lane's accumulators pair along rows (out_row): one element at a time.
+      auto for_each_output = [&](auto&& f) {
 #pragma unroll
-        for (int mt = 0; mt < kMT; ++mt) {
+        for (int x = 0; x < kAccX; ++x) {
 #pragma unroll
-          for (int h = 0; h < kRowHalves; ++h) {
-            const int row = row_of(mt, 2 * h);
-            if (row < prob_m) {
-              float* const dst = C_tmp + (static_cast<int64_t>(split) * prob_m + row) * prob_n;
+          for (int y = 0; y < kAccY; ++y) {
 #pragma unroll
-              for (int j = 0; j < 8; ++j) {
-                *reinterpret_cast<float2*>(dst + col_of(j)) =
-                    make_float2(acc[mt][j][2 * h], acc[mt][j][2 * h + 1]);
-              }
+            for (int e = 0; e < 4; ++e) {
+              const int row = out_row(x, y, e);
+              if (row < prob_m) f(acc[x][y][e], row, out_col(x, y, e), x, y, e);
             }
           }
         }
-      }
-      write_c = split_arrival_is_last(locks, tile, splits);
-      if (write_c && wk == 0) {
-        // Sum in split order (0, 1, ..., S-1): the same bits whichever split arrives last.
+      };
+      bool write_c = true;
+      if (splits > 1) {
+        if (kgroup == 0) {
+          for_each_output([&](float v, int row, int col, int, int, int) {
+            C_tmp[(static_cast<int64_t>(split) * prob_m + row) * prob_n + col] = v;
+          });
+        }
+        write_c = split_arrival_is_last(locks, tile, splits);
+        if (write_c && kgroup == 0) {
+          // Sum in split order (0, 1, ..., S-1): the same bits whichever split arrives last.
 #pragma unroll 1
-        for (int sp = 0; sp < splits; ++sp) {
-          const float* const part = C_tmp + static_cast<int64_t>(sp) * prob_m * prob_n;
+          for (int sp = 0; sp < splits; ++sp) {
+            for_each_output([&](float& v, int row, int col, int, int, int) {
+              const float p =
+                  __ldcg(C_tmp + (static_cast<int64_t>(sp) * prob_m + row) * prob_n + col);
+              v = sp == 0 ? p : v + p;
+            });
+          }
+        }
+      }
+      if (kgroup == 0 && write_c) {
+        float bias[8][2];
+#pragma unroll
+        for (int j = 0; j < kLaneBlocks; ++j) {
+          bias[j][0] = has_bias ? load_element<c_type_id>(b_bias_ptr, n0 + lane_col(j)) : 0.f;
+        }
+        unsigned short* const c_out = reinterpret_cast<unsigned short*>(C);
+        for_each_output([&](float v, int row, int col, int x, int y, int e) {
+          c_out[static_cast<int64_t>(row) * prob_n + col] =
+              float_to_output_bits<c_type_id>(fmaf(v, global_scale, column_value(bias, x, y, e)));
+        });
+      }
+    } else {
+      // Rows of the lane's accumulators: e / 2 selects row g or g + 8 of 16-row tile mt.
+      auto row_of = [&](int mt, int e) { return m0 + mt * 16 + g + 8 * (e / 2); };
+      auto col_of = [&](int j) { return n0 + wn * 64 + 8 * j + 2 * t; };
+      constexpr int kRowHalves = m_block_size_8 ? 1 : 2;
+
+      bool write_c = true;
+      if (splits > 1) {
+        if (wk == 0) {
 #pragma unroll
           for (int mt = 0; mt < kMT; ++mt) {
 #pragma unroll
             for (int h = 0; h < kRowHalves; ++h) {
               const int row = row_of(mt, 2 * h);
               if (row < prob_m) {
+                float* const dst = C_tmp + (static_cast<int64_t>(split) * prob_m + row) * prob_n;
 #pragma unroll
                 for (int j = 0; j < 8; ++j) {
-                  const float2 v = __ldcg(reinterpret_cast<const float2*>(
-                      part + static_cast<int64_t>(row) * prob_n + col_of(j)));
-                  acc[mt][j][2 * h] = sp == 0 ? v.x : acc[mt][j][2 * h] + v.x;
-                  acc[mt][j][2 * h + 1] = sp == 0 ? v.y : acc[mt][j][2 * h + 1] + v.y;
+                  *reinterpret_cast<float2*>(dst + col_of(j)) =
+                      make_float2(acc[mt][j][2 * h], acc[mt][j][2 * h + 1]);
                 }
+              }
+            }
+          }
+        }
+        write_c = split_arrival_is_last(locks, tile, splits);
+        if (write_c && wk == 0) {
+          // Sum in split order (0, 1, ..., S-1): the same bits whichever split arrives last.
+#pragma unroll 1
+          for (int sp = 0; sp < splits; ++sp) {
+            const float* const part = C_tmp + static_cast<int64_t>(sp) * prob_m * prob_n;
+#pragma unroll
+            for (int mt = 0; mt < kMT; ++mt) {
+#pragma unroll
+              for (int h = 0; h < kRowHalves; ++h) {
+                const int row = row_of(mt, 2 * h);
+                if (row < prob_m) {
+#pragma unroll
+                  for (int j = 0; j < 8; ++j) {
+                    const float2 v = __ldcg(reinterpret_cast<const float2*>(
+                        part + static_cast<int64_t>(row) * prob_n + col_of(j)));
+                    acc[mt][j][2 * h] = sp == 0 ? v.x : acc[mt][j][2 * h] + v.x;
+                    acc[mt][j][2 * h + 1] = sp == 0 ? v.y : acc[mt][j][2 * h + 1] + v.y;
+                  }
+                }
+              }
+            }
+          }
+        }
+      }
+
+      if (wk == 0 && write_c) {
+        uint32_t* const c_out = reinterpret_cast<uint32_t*>(C);
+        float bias[8][2];
+#pragma unroll
+        for (int j = 0; j < 8; ++j) {
+          bias[j][0] = has_bias ? load_element<c_type_id>(b_bias_ptr, col_of(j)) : 0.f;
+          bias[j][1] = has_bias ? load_element<c_type_id>(b_bias_ptr, col_of(j) + 1) : 0.f;
+        }
+#pragma unroll
+        for (int mt = 0; mt < kMT; ++mt) {
+#pragma unroll
+          for (int h = 0; h < kRowHalves; ++h) {
+            const int row = row_of(mt, 2 * h);
+            if (row < prob_m) {
+#pragma unroll
+              for (int j = 0; j < 8; ++j) {
+                const float lo = fmaf(acc[mt][j][2 * h], global_scale, bias[j][0]);
+                const float hi = fmaf(acc[mt][j][2 * h + 1], global_scale, bias[j][1]);
+                const uint32_t packed =
+                    float_to_output_bits<c_type_id>(lo) |
+                    (static_cast<uint32_t>(float_to_output_bits<c_type_id>(hi)) << 16);
+                c_out[(static_cast<int64_t>(row) * prob_n + col_of(j)) / 2] = packed;
               }
             }
           }
@@ -575,35 +831,7 @@ __device__ __forceinline__ void mma_body(MARLIN_KERNEL_PARAMS) {
       }
     }
 
-    if (wk == 0 && write_c) {
-      uint32_t* const c_out = reinterpret_cast<uint32_t*>(C);
-      float bias[8][2];
-#pragma unroll
-      for (int j = 0; j < 8; ++j) {
-        bias[j][0] = has_bias ? load_element<c_type_id>(b_bias_ptr, col_of(j)) : 0.f;
-        bias[j][1] = has_bias ? load_element<c_type_id>(b_bias_ptr, col_of(j) + 1) : 0.f;
-      }
-#pragma unroll
-      for (int mt = 0; mt < kMT; ++mt) {
-#pragma unroll
-        for (int h = 0; h < kRowHalves; ++h) {
-          const int row = row_of(mt, 2 * h);
-          if (row < prob_m) {
-#pragma unroll
-            for (int j = 0; j < 8; ++j) {
-              const float lo = fmaf(acc[mt][j][2 * h], global_scale, bias[j][0]);
-              const float hi = fmaf(acc[mt][j][2 * h + 1], global_scale, bias[j][1]);
-              const uint32_t packed =
-                  float_to_output_bits<c_type_id>(lo) |
-                  (static_cast<uint32_t>(float_to_output_bits<c_type_id>(hi)) << 16);
-              c_out[(static_cast<int64_t>(row) * prob_n + col_of(j)) / 2] = packed;
-            }
-          }
-        }
-      }
-    }
-
-    if constexpr (kKWarps > 1) {
+    if constexpr (kKGroups > 1) {
       __syncthreads();  // the reduction buffer aliases the ring the next prologue refills
     }
   }
