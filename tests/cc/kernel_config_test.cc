@@ -74,7 +74,7 @@ int main() {
   };
   const Threads thread_cfgs[] = {{256, 8, 8, true},  {256, 16, 4, false}, {128, 8, 4, true},
                                  {128, 8, 4, false}, {128, 4, 8, true},   {128, 4, 8, false}};
-  int checked = 0, max_smem = 0;
+  int checked = 0, wgmma_checked = 0, max_smem = 0;
   for (auto a : a_types) {
     for (auto b : b_types) {
       for (const Threads& t : thread_cfgs) {
@@ -98,6 +98,25 @@ int main() {
             expect(smem <= (stages == 2 ? 64 * 1024 : 99 * 1024), "preset config fits smem");
             const marlin::TileShape s = marlin::tile_shape(c);
             expect(s.col_groups * s.row_groups * s.k_split == t.threads, "all threads used");
+            // The sm_90a wgmma variant: exactly the 32-64-row tensor-core tiles, whole
+            // warpgroups, 1/2/4 units each, an even number of slices per group (two register
+            // sets), 1024-byte A tiles, and its k-group reduction inside the shared memory the
+            // host sizes (mma_reduce_bytes: that of the mma.sync layout).
+            const marlin::WgmmaShape w = marlin::wgmma_shape(c);
+            const bool wants_wgmma = marlin::uses_mma_body(c) && m >= 2;
+            expect(w.valid == wants_wgmma, "wgmma serves exactly the 32-64-row mma tiles");
+            if (w.valid) {
+              expect(w.n_groups * w.k_groups * 128 == t.threads, "whole warpgroups");
+              expect(w.n_groups * w.units * 64 == 16 * t.n_blocks, "units cover the tile");
+              expect(w.units == 1 || w.units == 2 || w.units == 4, "1, 2 or 4 units");
+              expect(w.slices_per_group % 2 == 0, "even slices per group");
+              expect(marlin::mma_a_bytes(c) % 1024 == 0, "A tiles on 1024 bytes");
+              expect(
+                  w.k_groups == 1 || (marlin::mma_reduce_bytes(c) == 16 * m * 16 * t.n_blocks * 4 &&
+                                      marlin::mma_reduce_bytes(c) <= smem),
+                  "the k-group reduction fits");
+              ++wgmma_checked;
+            }
             max_smem = smem > max_smem ? smem : max_smem;
             ++checked;
           }
@@ -109,7 +128,8 @@ int main() {
   bad.threads = 96;  // not a multiple of the 32 column groups
   expect(marlin::required_shared_mem(bad) == 0x7fffffff, "invalid config never fits");
   expect(std::string(marlin::scalar_type_name(marlin::kFE8M0fnu.id())) == "kFE8M0fnu", "name");
-  std::printf("%d configs checked, max smem %d B; %s\n", checked, max_smem,
-              failures == 0 ? "PASS" : "FAIL");
+  expect(wgmma_checked > 0, "some preset configs use the wgmma variant");
+  std::printf("%d configs checked (%d with a wgmma variant), max smem %d B; %s\n", checked,
+              wgmma_checked, max_smem, failures == 0 ? "PASS" : "FAIL");
   return failures == 0 ? 0 : 1;
 }

@@ -186,7 +186,7 @@ MARLIN_HOST_DEVICE constexpr MmaShape mma_shape(const KernelConfig& c) {
   return s;
 }
 
-// The Hopper variant of the tensor-core body (sm_90a, design.md section 12): a tile of 32-64
+// The Hopper variant of the tensor-core body (sm_90a, design.md section 11): a tile of 32-64
 // rows multiplies through wgmma. Warpgroups (128 threads) split the tile's 64-column units
 // evenly, each taking `units` of them (one m64 wgmma per unit and 16-row slice, the tile's rows
 // as its N); the warpgroups left over split each BK step into runs of slices, like k_warps.

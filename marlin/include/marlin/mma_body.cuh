@@ -9,7 +9,7 @@
 //     [wk * spw, (wk + 1) * spw) of every BK step: per slice one ldmatrix per 16 rows of A, one
 //     or two 16-byte shared loads of B, bit-arithmetic dequantization into operand registers
 //     (mma_dequant.cuh), eight m16n8k16 mma.sync per 16 rows, fp32 accumulators;
-//   - on sm_90a, tiles of 32-64 rows multiply through wgmma instead (design.md section 12,
+//   - on sm_90a, tiles of 32-64 rows multiply through wgmma instead (design.md section 11,
 //     wgmma.cuh): warpgroups own 64-column units, each warp dequantizes the A fragments of its
 //     16 rows of every unit, the activation tile is the shared-memory operand; the next step
 //     dequantizes into a second register set while the wgmma of this one run;

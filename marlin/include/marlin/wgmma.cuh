@@ -1,5 +1,5 @@
 // Hopper warpgroup MMA (wgmma, sm_90a) for the tensor-core body (mma_body.cuh, design.md
-// section 12): the dequantized weights are the register A operand (64 output channels x 16 k per
+// section 11): the dequantized weights are the register A operand (64 output channels x 16 k per
 // warpgroup, each warp's 16 rows in the m16n8k16 A fragment layout) and the activation tile is the
 // shared-memory B operand (N = the tile's tokens, K-major, 128-byte swizzle).
 //
