@@ -146,7 +146,6 @@ Status prepare_kernel(const DeviceLimits& device, const ExecPass& pass,
     // occupancy calculator.
     ready.balanced_smem.assign(ready.blocks_per_sm, 0);
     const int reserve = device.reserved_shared_mem_per_block;
-    int largest = pass.shared_mem_bytes;
     for (int b = ready.blocks_per_sm - 1; b >= 1; --b) {
       int smem = device.shared_mem_per_sm / (b + 1) - reserve + 128;  // b + 1 do not fit
       smem = std::max(pass.shared_mem_bytes, (smem + 127) / 128 * 128);
@@ -158,18 +157,11 @@ Status prepare_kernel(const DeviceLimits& device, const ExecPass& pass,
       int fit = 0;
       error = cudaOccupancyMaxActiveBlocksPerMultiprocessor(&fit, fn, pass.config.threads, smem);
       if (error != cudaSuccess) break;
-      largest = smem;
       if (fit == b) ready.balanced_smem[b] = smem;
     }
+    // Every size kept stays allowed at launch: the loop only raises the limit, which stands at
+    // the last size it set, at least the largest one kept.
     (void)cudaGetLastError();
-    // Every size used at launch must stay allowed: the largest one found.
-    if (largest > 48 * 1024 || pass.shared_mem_bytes > 48 * 1024) {
-      error = cudaFuncSetAttribute(fn, cudaFuncAttributeMaxDynamicSharedMemorySize, largest);
-      if (error != cudaSuccess) {
-        return cuda_error(error, "cudaFuncSetAttribute(MaxDynamicSharedMemorySize = " +
-                                     std::to_string(largest) + ")");
-      }
-    }
   }
   cached = std::move(ready);  // only a fully prepared kernel is cached
   *out = &cached;

@@ -752,56 +752,46 @@ __device__ __forceinline__ void mma_body(MARLIN_KERNEL_PARAMS) {
         });
       }
     } else {
-      // Rows of the lane's accumulators: e / 2 selects row g or g + 8 of 16-row tile mt.
-      auto row_of = [&](int mt, int e) { return m0 + mt * 16 + g + 8 * (e / 2); };
+      // The lane's accumulators pair along columns: acc[mt][j][2h], [2h + 1] are row g + 8h of
+      // 16-row tile mt, columns col_of(j) and col_of(j) + 1. f(pair, row, col) per existing row.
       auto col_of = [&](int j) { return n0 + wn * 64 + 8 * j + 2 * t; };
-      constexpr int kRowHalves = m_block_size_8 ? 1 : 2;
-
+      constexpr int kRowHalves = m_block_size_8 ? 1 : 2;  // the 8-row tile has no rows g + 8
+      auto for_each_pair = [&](auto&& f) {
+#pragma unroll
+        for (int mt = 0; mt < kMT; ++mt) {
+#pragma unroll
+          for (int h = 0; h < kRowHalves; ++h) {
+            const int row = m0 + mt * 16 + g + 8 * h;
+            if (row < prob_m) {
+#pragma unroll
+              for (int j = 0; j < 8; ++j) f(acc[mt][j][2 * h], acc[mt][j][2 * h + 1], j, row);
+            }
+          }
+        }
+      };
       bool write_c = true;
       if (splits > 1) {
         if (wk == 0) {
-#pragma unroll
-          for (int mt = 0; mt < kMT; ++mt) {
-#pragma unroll
-            for (int h = 0; h < kRowHalves; ++h) {
-              const int row = row_of(mt, 2 * h);
-              if (row < prob_m) {
-                float* const dst = C_tmp + (static_cast<int64_t>(split) * prob_m + row) * prob_n;
-#pragma unroll
-                for (int j = 0; j < 8; ++j) {
-                  *reinterpret_cast<float2*>(dst + col_of(j)) =
-                      make_float2(acc[mt][j][2 * h], acc[mt][j][2 * h + 1]);
-                }
-              }
-            }
-          }
+          for_each_pair([&](float lo, float hi, int j, int row) {
+            *reinterpret_cast<float2*>(
+                C_tmp + (static_cast<int64_t>(split) * prob_m + row) * prob_n + col_of(j)) =
+                make_float2(lo, hi);
+          });
         }
         write_c = split_arrival_is_last(locks, tile, splits);
         if (write_c && wk == 0) {
           // Sum in split order (0, 1, ..., S-1): the same bits whichever split arrives last.
 #pragma unroll 1
           for (int sp = 0; sp < splits; ++sp) {
-            const float* const part = C_tmp + static_cast<int64_t>(sp) * prob_m * prob_n;
-#pragma unroll
-            for (int mt = 0; mt < kMT; ++mt) {
-#pragma unroll
-              for (int h = 0; h < kRowHalves; ++h) {
-                const int row = row_of(mt, 2 * h);
-                if (row < prob_m) {
-#pragma unroll
-                  for (int j = 0; j < 8; ++j) {
-                    const float2 v = __ldcg(reinterpret_cast<const float2*>(
-                        part + static_cast<int64_t>(row) * prob_n + col_of(j)));
-                    acc[mt][j][2 * h] = sp == 0 ? v.x : acc[mt][j][2 * h] + v.x;
-                    acc[mt][j][2 * h + 1] = sp == 0 ? v.y : acc[mt][j][2 * h + 1] + v.y;
-                  }
-                }
-              }
-            }
+            for_each_pair([&](float& lo, float& hi, int j, int row) {
+              const float2 v = __ldcg(reinterpret_cast<const float2*>(
+                  C_tmp + (static_cast<int64_t>(sp) * prob_m + row) * prob_n + col_of(j)));
+              lo = sp == 0 ? v.x : lo + v.x;
+              hi = sp == 0 ? v.y : hi + v.y;
+            });
           }
         }
       }
-
       if (wk == 0 && write_c) {
         uint32_t* const c_out = reinterpret_cast<uint32_t*>(C);
         float bias[8][2];
@@ -810,24 +800,14 @@ __device__ __forceinline__ void mma_body(MARLIN_KERNEL_PARAMS) {
           bias[j][0] = has_bias ? load_element<c_type_id>(b_bias_ptr, col_of(j)) : 0.f;
           bias[j][1] = has_bias ? load_element<c_type_id>(b_bias_ptr, col_of(j) + 1) : 0.f;
         }
-#pragma unroll
-        for (int mt = 0; mt < kMT; ++mt) {
-#pragma unroll
-          for (int h = 0; h < kRowHalves; ++h) {
-            const int row = row_of(mt, 2 * h);
-            if (row < prob_m) {
-#pragma unroll
-              for (int j = 0; j < 8; ++j) {
-                const float lo = fmaf(acc[mt][j][2 * h], global_scale, bias[j][0]);
-                const float hi = fmaf(acc[mt][j][2 * h + 1], global_scale, bias[j][1]);
-                const uint32_t packed =
-                    float_to_output_bits<c_type_id>(lo) |
-                    (static_cast<uint32_t>(float_to_output_bits<c_type_id>(hi)) << 16);
-                c_out[(static_cast<int64_t>(row) * prob_n + col_of(j)) / 2] = packed;
-              }
-            }
-          }
-        }
+        for_each_pair([&](float lo, float hi, int j, int row) {
+          const uint32_t packed =
+              float_to_output_bits<c_type_id>(fmaf(lo, global_scale, bias[j][0])) |
+              (static_cast<uint32_t>(
+                   float_to_output_bits<c_type_id>(fmaf(hi, global_scale, bias[j][1])))
+               << 16);
+          c_out[(static_cast<int64_t>(row) * prob_n + col_of(j)) / 2] = packed;
+        });
       }
     }
 
