@@ -86,7 +86,9 @@ __device__ __forceinline__ void mma_body(MARLIN_KERNEL_PARAMS) {
   constexpr int kABytes = mma_a_bytes(kCfg);
   constexpr int kStageBytes = mma_stage_bytes(kCfg);
   constexpr int kRestBytes = kStageBytes - kABytes;
-  constexpr bool kWgmma = MARLIN_HAS_WGMMA && wgmma_shape(kCfg).valid;
+  // Hopper: 32-64-row tiles through wgmma (wgmma.cuh), the lane's 16 rows of kCb units.
+  constexpr WgmmaShape kWg = wgmma_shape(kCfg);
+  constexpr bool kWgmma = MARLIN_HAS_WGMMA && kWg.valid;
   auto a_tile_off = [](int slot) {
     return static_cast<uint32_t>(kWgmma ? slot * kABytes : slot * kStageBytes);
   };
@@ -97,8 +99,6 @@ __device__ __forceinline__ void mma_body(MARLIN_KERNEL_PARAMS) {
   constexpr int kBOff = 0;  // within a rest slot
   constexpr int kSOff = kBOff + mma_b_bytes(kCfg);
   constexpr int kZOff = kSOff + mma_s_bytes(kCfg);
-  // Hopper: 32-64-row tiles through wgmma (wgmma.cuh), the lane's 16 rows of kCb units.
-  constexpr WgmmaShape kWg = wgmma_shape(kCfg);
   constexpr int kCb = kWgmma ? kWg.units : 1;
   // Warps (mma.sync) or warpgroups (wgmma) that split each BK step, and their slices per step.
   constexpr int kKGroups = kWgmma ? kWg.k_groups : kKWarps;
