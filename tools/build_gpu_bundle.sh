@@ -5,10 +5,11 @@
 #   gpu_bundle/tests/cc/host_gpu_smoke.py  gpu_bundle/run_gpu_tests.sh
 #   gpu_bundle/benchmarks/gemm_bench.py (run: cd gpu_bundle && python3 benchmarks/gemm_bench.py)
 #
-#   tools/build_gpu_bundle.sh [--cuda_archs=sm_90,compute_89] [--marlin_schemes=all]
+#   tools/build_gpu_bundle.sh [--cuda_archs=sm_90a,compute_89] [--marlin_schemes=all]
 #
-# Defaults fit an H100: sm_90a SASS (wgmma) for the 16-bit/int8-activation kernels, compute_89 PTX for the
-# FP8-activation kernels (JIT-compiled on the H100; sm_90 has no native FP8 mma path of its own).
+# Defaults fit an H100/H200: sm_90a SASS (wgmma for 32-64-row tiles) for the 16-bit and
+# int8-activation kernels, compute_89 PTX for the FP8-activation kernels (JIT-compiled there; sm_90
+# has no native FP8 mma path of its own).
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 

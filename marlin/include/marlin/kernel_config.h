@@ -201,8 +201,8 @@ struct WgmmaShape {
 MARLIN_HOST_DEVICE constexpr WgmmaShape wgmma_shape(const KernelConfig& c) {
   WgmmaShape w{};
   const MmaShape s = mma_shape(c);
-  // Tiles of 8 or 16 rows stay on mma.sync: wgmma with N = 8 or 16 was measured 0-10% slower
-  // there (docs/benchmarks.md run 8).
+  // Tiles of 8 or 16 rows stay on mma.sync: wgmma with N = 8 or 16 was measured no faster there
+  // and up to 1.11x slower at M = 16 (docs/benchmarks.md run 8).
   if (!uses_mma_body(c) || !s.valid || c.m_block_size_8 || c.thread_m_blocks < 2 ||
       c.threads % 128 != 0) {
     return w;
@@ -215,7 +215,7 @@ MARLIN_HOST_DEVICE constexpr WgmmaShape wgmma_shape(const KernelConfig& c) {
   w.k_groups = groups / w.n_groups;
   if (4 % w.units != 0 || (s.bk / 16) % w.k_groups != 0) return w;
   w.slices_per_group = (s.bk / 16) / w.k_groups;
-  // Slices alternate two register sets; a step's first and last slice must differ.
+  // Batches of slices alternate two register sets: a step must hold an even number of them.
   w.valid = w.slices_per_group % 2 == 0;
   return w;
 }

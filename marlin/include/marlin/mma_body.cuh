@@ -11,8 +11,8 @@
 //     (mma_dequant.cuh), eight m16n8k16 mma.sync per 16 rows, fp32 accumulators;
 //   - on sm_90a, tiles of 32-64 rows multiply through wgmma instead (design.md section 11,
 //     wgmma.cuh): warpgroups own 64-column units, each warp dequantizes the A fragments of its
-//     16 rows of every unit, the activation tile is the shared-memory operand; the next step
-//     dequantizes into a second register set while the wgmma of this one run;
+//     16 rows of every unit, the activation tile is the shared-memory operand; a batch of
+//     slices dequantizes into one register set while the previous batch's wgmma run;
 //   - the k-warps (k-warpgroups) are summed in a fixed order through shared memory, split-K
 //     partials through C_tmp in split order (deterministic), then the epilogue (NVFP4 global
 //     scale, bias, one rounding to the c type).
@@ -327,7 +327,7 @@ __device__ __forceinline__ void mma_body(MARLIN_KERNEL_PARAMS) {
     // column lane_col(j) of each), indexed [j][0: rows 2t, 2t+1 | 1: rows 2t+8, 2t+9].
     uint32_t sc[kLaneBlocks][2];
     uint32_t zc[kLaneBlocks][2];
-    // Channelwise output scales (kScaleOut) of the lane's accumulators (out_scale).
+    // Channelwise output scales (kScaleOut) of the lane's accumulators (column_value).
     float so[8][2];
     auto set_params = [&](int j, uint32_t s16, uint32_t z16) {
       sc[j][0] = sc[j][1] = mma::splat_bits(s16);
@@ -406,8 +406,8 @@ __device__ __forceinline__ void mma_body(MARLIN_KERNEL_PARAMS) {
     };
 
     // A operands (one ldmatrix per 16 rows; x2 for the 8-row tile, rows 8-15 zero) and this
-    // lane's B words of the i-th slice of its run, from the A tile at byte offset a_off and the
-    // rest slot at rest_off.
+    // lane's B words of the i-th slice of its run, from the slot at byte offset slot_off (A
+    // tile, then the rest).
     struct Frags {
       uint32_t a[kMT][4];
       uint32_t b[kLaneWords];
@@ -480,6 +480,26 @@ __device__ __forceinline__ void mma_body(MARLIN_KERNEL_PARAMS) {
     static_assert(!kGroupPerStep || kGroupK % kBK == 0, "groups span whole BK steps");
     constexpr int kStepsPerGroup = kGroupPerStep ? kGroupK / kBK : 1;
     int current_row = -1;  // staged row last read (groups smaller than a step)
+    // The scales and zero points the dequantization of step kt needs: once per step where a
+    // group spans whole steps, and before the i-th slice of the lane's run (slice kgroup *
+    // kSlices + i of the step) for smaller groups and act-order.
+    auto read_step_params = [&](int kt, const uint8_t* slot) {
+      if constexpr (kGroupPerStep) {
+        if (kt == kt_begin || (kt % kStepsPerGroup) == 0) read_staged_params(slot, 0);
+      }
+    };
+    auto read_slice_params = [&](int kt, const uint8_t* slot, int i) {
+      const int s = kgroup * kSlices + i;  // slice within the BK step
+      if constexpr (kGroupRows > 0 && !kGroupPerStep) {
+        const int r = (s * 16) / kGroupK;
+        if (r != current_row || i == 0) {
+          current_row = r;
+          read_staged_params(slot, r);
+        }
+      } else if constexpr (kActOrder) {
+        read_act_order_params(kt, s);
+      }
+    };
 
 #pragma unroll 1
     for (int kt = kt_begin; kt < kt_begin + stages - 1; ++kt) {
@@ -505,20 +525,10 @@ __device__ __forceinline__ void mma_body(MARLIN_KERNEL_PARAMS) {
       for (int kt = kt_begin; kt < kt_end; ++kt) {
         const uint8_t* const slot = smem + rest_off(read_slot);
         const uint32_t a_tile = smem_base + a_tile_off(read_slot);
-        if constexpr (kGroupPerStep) {
-          if (kt == kt_begin || (kt % kStepsPerGroup) == 0) read_staged_params(slot, 0);
-        }
+        read_step_params(kt, slot);
 #pragma unroll
         for (int i = 0; i < kSlices; ++i) {
-          if constexpr (kGroupRows > 0 && !kGroupPerStep) {
-            const int r = ((kgroup * kSlices + i) * 16) / kGroupK;
-            if (r != current_row || i == 0) {
-              current_row = r;
-              read_staged_params(slot, r);
-            }
-          } else if constexpr (kActOrder) {
-            read_act_order_params(kt, kgroup * kSlices + i);
-          }
+          read_slice_params(kt, slot, i);
           uint32_t words[kFragWords];
           const uint8_t* const bsrc = slot + b_frag_off[i];
           if constexpr (kFragWords == 1) {
@@ -600,21 +610,10 @@ __device__ __forceinline__ void mma_body(MARLIN_KERNEL_PARAMS) {
         const uint8_t* const slot = smem + read_off + kABytes;
         const uint32_t next_off =
             read_off == (stages - 1) * kStageBytes ? 0 : read_off + kStageBytes;
-        if constexpr (kGroupPerStep) {
-          if (kt == kt_begin || (kt % kStepsPerGroup) == 0) read_staged_params(slot, 0);
-        }
+        read_step_params(kt, slot);
 #pragma unroll
         for (int i = 0; i < kSpw; ++i) {
-          const int s = wk * kSpw + i;  // slice within the BK step
-          if constexpr (kGroupRows > 0 && !kGroupPerStep) {
-            const int r = (s * 16) / kGroupK;
-            if (r != current_row || i == 0) {
-              current_row = r;
-              read_staged_params(slot, r);
-            }
-          } else if constexpr (kActOrder) {
-            read_act_order_params(kt, s);
-          }
+          read_slice_params(kt, slot, i);
           Frags next;
           if (i + 1 < kSpw) {
             load_frags(read_off, i + 1, next);
@@ -639,15 +638,6 @@ __device__ __forceinline__ void mma_body(MARLIN_KERNEL_PARAMS) {
     // blocks would only compete with this one's.
     if (item + static_cast<int>(gridDim.x) >= num_items) allow_dependent_launch();
 
-    // Tile coordinates of accumulator acc[x][y][e] (e = 2h, 2h + 1 form a pair): mma.sync, row
-    // 16x + g + 8h and columns 8y + 2t + {0, 1} of the warp's 64; wgmma, rows 8y + 2t + {0, 1}
-    // and column lane_col(2x + h).
-    auto out_row = [&](int x, int y, int e) {
-      return m0 + (kWgmma ? 8 * y + 2 * t + e % 2 : 16 * x + g + 8 * (e / 2));
-    };
-    auto out_col = [&](int x, int y, int e) {
-      return n0 + (kWgmma ? lane_col(2 * x + e / 2) : wn * 64 + 8 * y + 2 * t + e % 2);
-    };
     // Per-column values (channelwise scales, bias) of the lane's accumulators, stored [j][h]:
     // mma.sync j = y, h = e % 2; wgmma j = 2x + e / 2.
     auto column_value = [&](const float(&v)[8][2], int x, int y, int e) {
@@ -705,7 +695,8 @@ __device__ __forceinline__ void mma_body(MARLIN_KERNEL_PARAMS) {
     }
 
     if constexpr (kWgmma) {
-      // The lane's accumulators pair along rows (out_row): one element at a time.
+      // acc[u][y][e] is row 8y + 2t + e % 2 of the tile, column lane_col(2u + e / 2): pairs run
+      // along rows, so one element at a time, f(value, row, column, u, y, e) per existing row.
       auto for_each_output = [&](auto&& f) {
 #pragma unroll
         for (int x = 0; x < kAccX; ++x) {
@@ -713,8 +704,8 @@ __device__ __forceinline__ void mma_body(MARLIN_KERNEL_PARAMS) {
           for (int y = 0; y < kAccY; ++y) {
 #pragma unroll
             for (int e = 0; e < 4; ++e) {
-              const int row = out_row(x, y, e);
-              if (row < prob_m) f(acc[x][y][e], row, out_col(x, y, e), x, y, e);
+              const int row = m0 + 8 * y + 2 * t + e % 2;
+              if (row < prob_m) f(acc[x][y][e], row, n0 + lane_col(2 * x + e / 2), x, y, e);
             }
           }
         }
