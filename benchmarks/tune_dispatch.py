@@ -35,7 +35,7 @@ from marlin import quant
 
 # (threads, thread_k, thread_n): the thread configs every preset file instantiates.
 THREAD_CONFIGS = ((256, 128, 128), (128, 64, 128), (128, 128, 64), (256, 64, 256))
-SPLITS = (1, 2, 3, 4, 6, 8)
+SPLITS = (1, 2, 3, 4, 5, 6, 7, 8)
 
 
 def m_tiles_for(m: int) -> list[tuple[int, bool]]:

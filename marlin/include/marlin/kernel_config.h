@@ -238,8 +238,8 @@ MARLIN_HOST_DEVICE constexpr int scalar_bytes(ScalarTypeId id) {
 // bk/16 x bn/64 layout-v2 units | scales: staged_group_rows x bn (s type) | zero points:
 // staged_group_rows x bn (int codes packed as in memory, or float in the c type)]. The wgmma
 // variant keeps the `stages` A tiles together at the front instead (each 1024-byte aligned), then
-// the slots' rest: the same bytes. Then, aliased onto the ring after the last step, the k-warp
-// reduction: 16*m_tiles x bn fp32.
+// the slots' rest: the same bytes. Then, aliased onto the ring after the last step, the tile's
+// sums (mma_sum_bytes).
 MARLIN_HOST_DEVICE constexpr int mma_a_bytes(const KernelConfig& c) {
   return mma_shape(c).bm * mma_shape(c).bk * 2;
 }
@@ -262,8 +262,13 @@ MARLIN_HOST_DEVICE constexpr int mma_stage_bytes(const KernelConfig& c) {
   // Each part is a multiple of 16 bytes: bn is a multiple of 64, bk of 16.
   return mma_a_bytes(c) + mma_b_bytes(c) + mma_s_bytes(c) + mma_z_bytes(c);
 }
-MARLIN_HOST_DEVICE constexpr int mma_reduce_bytes(const KernelConfig& c) {
-  return mma_shape(c).k_warps > 1 ? 16 * mma_shape(c).m_tiles * mma_shape(c).bn * 4 : 0;
+// The tile's fp32 sums after the main loop (the k groups fold into them; the epilogue reads
+// them), row-major, rows padded by 4 floats so that the accumulators' scatter is conflict-free.
+MARLIN_HOST_DEVICE constexpr int mma_sum_stride(const KernelConfig& c) {
+  return mma_shape(c).bn + 4;
+}
+MARLIN_HOST_DEVICE constexpr int mma_sum_bytes(const KernelConfig& c) {
+  return mma_shape(c).bm * mma_sum_stride(c) * 4;
 }
 
 // Reference body, shared-memory layout (bytes), used verbatim by the kernel:
@@ -296,7 +301,7 @@ MARLIN_HOST_DEVICE constexpr bool is_valid_config(const KernelConfig& c) {
 MARLIN_HOST_DEVICE constexpr int required_shared_mem(const KernelConfig& c) {
   if (!is_valid_config(c)) return 0x7fffffff;
   const int ring = c.stages * (uses_mma_body(c) ? mma_stage_bytes(c) : smem_stage_bytes(c));
-  const int reduce = uses_mma_body(c) ? mma_reduce_bytes(c) : smem_reduce_bytes(c);
+  const int reduce = uses_mma_body(c) ? mma_sum_bytes(c) : smem_reduce_bytes(c);
   return ring > reduce ? ring : reduce;
 }
 

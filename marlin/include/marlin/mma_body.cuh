@@ -140,7 +140,6 @@ __device__ __forceinline__ void mma_body(MARLIN_KERNEL_PARAMS) {
   const int wg_n = kWgmma ? (warp / 4) % kWg.n_groups : 0;
   // The warp's (warpgroup's) k group, and its index among the warps of one k group.
   const int kgroup = kWgmma ? warp / 4 / kWg.n_groups : wk;
-  const int red_id = kWgmma ? wg_n * 4 + wq : wn;
   const int g = lane / 4;  // mma group: the lane's B column, A/C row
   const int t = lane % 4;  // thread in group: the lane's k pair, C column pair
   // Column (within the tile) of the lane's B operands in column block j: mma.sync, block j of
@@ -254,6 +253,7 @@ __device__ __forceinline__ void mma_body(MARLIN_KERNEL_PARAMS) {
     const int kt_begin = work.kt_begin, kt_end = work.kt_end;
     const int m0 = work.m0, n0 = work.n0;
     const int tile_rows = min(kBM, prob_m - m0);
+    const bool split_k = splits > 1;
 
     // Per-thread copy sources, set once per tile at step kt_begin and advanced by a constant
     // stride per step: the copies of a step cost one add each.
@@ -327,8 +327,6 @@ __device__ __forceinline__ void mma_body(MARLIN_KERNEL_PARAMS) {
     // column lane_col(j) of each), indexed [j][0: rows 2t, 2t+1 | 1: rows 2t+8, 2t+9].
     uint32_t sc[kLaneBlocks][2];
     uint32_t zc[kLaneBlocks][2];
-    // Channelwise output scales (kScaleOut) of the lane's accumulators (column_value).
-    float so[8][2];
     auto set_params = [&](int j, uint32_t s16, uint32_t z16) {
       sc[j][0] = sc[j][1] = mma::splat_bits(s16);
       zc[j][0] = zc[j][1] = mma::splat_bits(z16);
@@ -340,14 +338,6 @@ __device__ __forceinline__ void mma_body(MARLIN_KERNEL_PARAMS) {
         global_group_params<s_type_id, c_type_id, b_type_id, is_zp_float>(
             scales_ptr, zp_ptr, prob_n, 0, n0 + lane_col(j), s16, z16);
         set_params(j, s16, z16);
-        if constexpr (kScaleOut) {
-#pragma unroll
-          for (int h = 0; h < 2; ++h) {
-            // mma.sync: accumulator columns 8j + 2t + h; wgmma: the lane's columns themselves.
-            so[j][h] = load_element<s_type_id>(
-                scales_ptr, n0 + (kWgmma ? lane_col(j) : wn * 64 + 8 * j + 2 * t + h));
-          }
-        }
       }
     }
 
@@ -638,173 +628,142 @@ __device__ __forceinline__ void mma_body(MARLIN_KERNEL_PARAMS) {
     // blocks would only compete with this one's.
     if (item + static_cast<int>(gridDim.x) >= num_items) allow_dependent_launch();
 
-    // Per-column values (channelwise scales, bias) of the lane's accumulators, stored [j][h]:
-    // mma.sync j = y, h = e % 2; wgmma j = 2x + e / 2.
-    auto column_value = [&](const float(&v)[8][2], int x, int y, int e) {
-      return kWgmma ? v[2 * x + e / 2][0] : v[y][e % 2];
-    };
-
-    // Channelwise scales multiply the whole sum once.
-    if constexpr (kScaleOut) {
-#pragma unroll
-      for (int x = 0; x < kAccX; ++x) {
-#pragma unroll
-        for (int y = 0; y < kAccY; ++y) {
-#pragma unroll
-          for (int e = 0; e < 4; ++e) acc[x][y][e] *= column_value(so, x, y, e);
-        }
-      }
-    }
-
     copy_wait<0>();
-    __syncthreads();  // the ring is free: reuse it for the k-group reduction
+    __syncthreads();  // the ring is free: it holds the tile's sums from here on
 
-    if constexpr (kKGroups > 1) {
-      // k groups K-1 .. 1 fold into a buffer in fragment order (conflict-free float4s), then
-      // k group 0 adds it: fixed order, the same bits every run.
-      float4* const red = reinterpret_cast<float4*>(smem);
-      auto red_index = [&](int x, int y) { return ((red_id * kAccX + x) * kAccY + y) * 32 + lane; };
-#pragma unroll 1
-      for (int k = kKGroups - 1; k >= 1; --k) {
-        if (kgroup == k) {
-#pragma unroll
-          for (int x = 0; x < kAccX; ++x) {
-#pragma unroll
-            for (int y = 0; y < kAccY; ++y) {
-              float4 v = make_float4(acc[x][y][0], acc[x][y][1], acc[x][y][2], acc[x][y][3]);
-              if (k != kKGroups - 1) {
-                const float4 r = red[red_index(x, y)];
-                v.x += r.x, v.y += r.y, v.z += r.z, v.w += r.w;
-              }
-              red[red_index(x, y)] = v;
-            }
-          }
-        }
-        __syncthreads();
-      }
-      if (kgroup == 0) {
-#pragma unroll
-        for (int x = 0; x < kAccX; ++x) {
-#pragma unroll
-          for (int y = 0; y < kAccY; ++y) {
-            const float4 r = red[red_index(x, y)];
-            acc[x][y][0] += r.x, acc[x][y][1] += r.y, acc[x][y][2] += r.z, acc[x][y][3] += r.w;
-          }
-        }
-      }
-    }
-
-    if constexpr (kWgmma) {
-      // acc[u][y][e] is row 8y + 2t + e % 2 of the tile, column lane_col(2u + e / 2): pairs run
-      // along rows, so one element at a time, f(value, row, column, u, y, e) per existing row.
-      auto for_each_output = [&](auto&& f) {
+    // The lane's accumulators and their place in the tile: f(value, row, column).
+    //   wgmma: acc[x][y][e] is row 8y + 2t + e % 2, column lane_col(2x + e / 2);
+    //   mma.sync: acc[mt][j][2h + q] is row 16mt + g + 8h, column 64wn + 8j + 2t + q (the 8-row
+    //   tile has no rows g + 8).
+    auto for_each_accumulator = [&](auto&& f) {
+      if constexpr (kWgmma) {
 #pragma unroll
         for (int x = 0; x < kAccX; ++x) {
 #pragma unroll
           for (int y = 0; y < kAccY; ++y) {
 #pragma unroll
             for (int e = 0; e < 4; ++e) {
-              const int row = m0 + 8 * y + 2 * t + e % 2;
-              if (row < prob_m) f(acc[x][y][e], row, n0 + lane_col(2 * x + e / 2), x, y, e);
+              f(acc[x][y][e], 8 * y + 2 * t + e % 2, lane_col(2 * x + e / 2));
             }
           }
         }
-      };
-      bool write_c = true;
-      if (splits > 1) {
-        if (kgroup == 0) {
-          for_each_output([&](float v, int row, int col, int, int, int) {
-            C_tmp[(static_cast<int64_t>(split) * prob_m + row) * prob_n + col] = v;
-          });
-        }
-        write_c = split_arrival_is_last(locks, tile, splits);
-        if (write_c && kgroup == 0) {
-          // Sum in split order (0, 1, ..., S-1): the same bits whichever split arrives last.
-#pragma unroll 1
-          for (int sp = 0; sp < splits; ++sp) {
-            for_each_output([&](float& v, int row, int col, int, int, int) {
-              const float p =
-                  __ldcg(C_tmp + (static_cast<int64_t>(sp) * prob_m + row) * prob_n + col);
-              v = sp == 0 ? p : v + p;
-            });
-          }
-        }
-      }
-      if (kgroup == 0 && write_c) {
-        float bias[8][2];
-#pragma unroll
-        for (int j = 0; j < kLaneBlocks; ++j) {
-          bias[j][0] = has_bias ? load_element<c_type_id>(b_bias_ptr, n0 + lane_col(j)) : 0.f;
-        }
-        unsigned short* const c_out = reinterpret_cast<unsigned short*>(C);
-        for_each_output([&](float v, int row, int col, int x, int y, int e) {
-          c_out[static_cast<int64_t>(row) * prob_n + col] =
-              float_to_output_bits<c_type_id>(fmaf(v, global_scale, column_value(bias, x, y, e)));
-        });
-      }
-    } else {
-      // The lane's accumulators pair along columns: acc[mt][j][2h], [2h + 1] are row g + 8h of
-      // 16-row tile mt, columns col_of(j) and col_of(j) + 1. f(pair, row, col) per existing row.
-      auto col_of = [&](int j) { return n0 + wn * 64 + 8 * j + 2 * t; };
-      constexpr int kRowHalves = m_block_size_8 ? 1 : 2;  // the 8-row tile has no rows g + 8
-      auto for_each_pair = [&](auto&& f) {
+      } else {
+        constexpr int kRowHalves = m_block_size_8 ? 1 : 2;
 #pragma unroll
         for (int mt = 0; mt < kMT; ++mt) {
 #pragma unroll
           for (int h = 0; h < kRowHalves; ++h) {
-            const int row = m0 + mt * 16 + g + 8 * h;
-            if (row < prob_m) {
 #pragma unroll
-              for (int j = 0; j < 8; ++j) f(acc[mt][j][2 * h], acc[mt][j][2 * h + 1], j, row);
+            for (int j = 0; j < 8; ++j) {
+#pragma unroll
+              for (int q = 0; q < 2; ++q) {
+                f(acc[mt][j][2 * h + q], 16 * mt + g + 8 * h, wn * 64 + 8 * j + 2 * t + q);
+              }
             }
           }
         }
-      };
-      bool write_c = true;
-      if (splits > 1) {
-        if (wk == 0) {
-          for_each_pair([&](float lo, float hi, int j, int row) {
-            *reinterpret_cast<float2*>(
-                C_tmp + (static_cast<int64_t>(split) * prob_m + row) * prob_n + col_of(j)) =
-                make_float2(lo, hi);
-          });
-        }
-        write_c = split_arrival_is_last(locks, tile, splits);
-        if (write_c && wk == 0) {
-          // Sum in split order (0, 1, ..., S-1): the same bits whichever split arrives last.
-#pragma unroll 1
-          for (int sp = 0; sp < splits; ++sp) {
-            for_each_pair([&](float& lo, float& hi, int j, int row) {
-              const float2 v = __ldcg(reinterpret_cast<const float2*>(
-                  C_tmp + (static_cast<int64_t>(sp) * prob_m + row) * prob_n + col_of(j)));
-              lo = sp == 0 ? v.x : lo + v.x;
-              hi = sp == 0 ? v.y : hi + v.y;
-            });
-          }
-        }
       }
-      if (wk == 0 && write_c) {
-        uint32_t* const c_out = reinterpret_cast<uint32_t*>(C);
-        float bias[8][2];
-#pragma unroll
-        for (int j = 0; j < 8; ++j) {
-          bias[j][0] = has_bias ? load_element<c_type_id>(b_bias_ptr, col_of(j)) : 0.f;
-          bias[j][1] = has_bias ? load_element<c_type_id>(b_bias_ptr, col_of(j) + 1) : 0.f;
-        }
-        for_each_pair([&](float lo, float hi, int j, int row) {
-          const uint32_t packed =
-              float_to_output_bits<c_type_id>(fmaf(lo, global_scale, bias[j][0])) |
-              (static_cast<uint32_t>(
-                   float_to_output_bits<c_type_id>(fmaf(hi, global_scale, bias[j][1])))
-               << 16);
-          c_out[(static_cast<int64_t>(row) * prob_n + col_of(j)) / 2] = packed;
+    };
+
+    // The tile's fp32 sums, row-major in the ring (mma_sum_bytes). The k groups fold in a fixed
+    // order, K-1 first, then K-2, ..., 0: the same bits every run.
+    float* const tile_sums = reinterpret_cast<float*>(smem);
+    constexpr int kSumStride = mma_sum_stride(kCfg);
+    if (kgroup == kKGroups - 1) {
+      for_each_accumulator(
+          [&](float v, int row, int col) { tile_sums[row * kSumStride + col] = v; });
+    }
+    __syncthreads();
+#pragma unroll 1
+    for (int k = kKGroups - 2; k >= 0; --k) {
+      if (kgroup == k) {
+        for_each_accumulator([&](float v, int row, int col) {
+          float& sum = tile_sums[row * kSumStride + col];
+          sum = v + sum;
         });
       }
+      __syncthreads();
     }
 
-    if constexpr (kKGroups > 1) {
-      __syncthreads();  // the reduction buffer aliases the ring the next prologue refills
+    // Every thread now walks the tile's existing rows as runs of 4 columns. The accumulators
+    // are dead: the split-K sum's loads in flight cost no registers beyond the main loop's
+    // (summing into the accumulators did: up to 60 more, a block per SM fewer).
+    constexpr int kRunsPerRow = kBN / 4;
+    // Runs per thread in flight: 4 (wgmma) or 2 (mma.sync), the fewest registers measured.
+    constexpr int kUnroll = kWgmma ? 4 : 2;
+    const int runs = tile_rows * kRunsPerRow;
+    auto tile_run = [&](int i) {
+      return *reinterpret_cast<const float4*>(tile_sums + (i / kRunsPerRow) * kSumStride +
+                                              4 * (i % kRunsPerRow));
+    };
+    // Split-K: each split stores its partial in C_tmp ([split][row][column]; 32-bit offsets:
+    // the host splits only where C_tmp holds at most 8 MiB, exec_config.h), and the block that
+    // arrives last sums them in split order 0, 1, ..., S-1: the same bits whichever arrives last.
+    const int split_stride = prob_m * prob_n;
+    auto partial_offset = [&](int i) {
+      return (m0 + i / kRunsPerRow) * prob_n + n0 + 4 * (i % kRunsPerRow);
+    };
+    bool write_c = true;
+    if (split_k) {
+      float* const part = C_tmp + split * split_stride;
+      for (int i = tid; i < runs; i += threads) {
+        __stcg(reinterpret_cast<float4*>(part + partial_offset(i)), tile_run(i));
+      }
+      write_c = split_arrival_is_last(locks, tile, splits);
     }
+    if (write_c) {
+      unsigned short* const c_out = reinterpret_cast<unsigned short*>(C);
+#pragma unroll 1
+      for (int first = tid; first < runs; first += kUnroll * threads) {
+        float4 sum[kUnroll];
+        if (split_k) {
+#pragma unroll 1
+          for (int sp = 0; sp < splits; ++sp) {
+#pragma unroll
+            for (int u = 0; u < kUnroll; ++u) {
+              const int i = first + u * threads;
+              if (i >= runs) break;
+              const float4 p = sp == split ? tile_run(i)
+                                           : __ldcg(reinterpret_cast<const float4*>(
+                                                 C_tmp + sp * split_stride + partial_offset(i)));
+              if (sp == 0) {
+                sum[u] = p;
+              } else {
+                sum[u].x += p.x, sum[u].y += p.y, sum[u].z += p.z, sum[u].w += p.w;
+              }
+            }
+          }
+        } else {
+#pragma unroll
+          for (int u = 0; u < kUnroll; ++u) {
+            if (first + u * threads < runs) sum[u] = tile_run(first + u * threads);
+          }
+        }
+        // The epilogue: channelwise scales (kScaleOut), the NVFP4 global scale, bias, one
+        // rounding to the c type; four columns per 8-byte store.
+#pragma unroll
+        for (int u = 0; u < kUnroll; ++u) {
+          const int i = first + u * threads;
+          if (i >= runs) break;
+          const int row = m0 + i / kRunsPerRow;
+          const int col = n0 + 4 * (i % kRunsPerRow);
+          const float v[4] = {sum[u].x, sum[u].y, sum[u].z, sum[u].w};
+          uint32_t packed[2] = {0u, 0u};
+#pragma unroll
+          for (int q = 0; q < 4; ++q) {
+            const float scaled =
+                kScaleOut ? v[q] * load_element<s_type_id>(scales_ptr, col + q) : v[q];
+            const float bias = has_bias ? load_element<c_type_id>(b_bias_ptr, col + q) : 0.f;
+            packed[q / 2] |= static_cast<uint32_t>(
+                                 float_to_output_bits<c_type_id>(fmaf(scaled, global_scale, bias)))
+                             << (16 * (q % 2));
+          }
+          *reinterpret_cast<uint2*>(c_out + static_cast<int64_t>(row) * prob_n + col) =
+              make_uint2(packed[0], packed[1]);
+        }
+      }
+    }
+    __syncthreads();  // the sums alias the ring the next item's prologue refills
   }
 }
 
