@@ -22,6 +22,7 @@
 #include <cuda_fp16.h>
 
 #include <cstdint>
+#include <type_traits>
 
 #include "marlin/dequant.cuh"
 #include "marlin/kernel.h"
@@ -103,13 +104,19 @@ __device__ __forceinline__ void mma_body(MARLIN_KERNEL_PARAMS) {
   // Warps (mma.sync) or warpgroups (wgmma) that split each BK step, and their slices per step.
   constexpr int kKGroups = kWgmma ? kWg.k_groups : kKWarps;
   constexpr int kSlices = kWgmma ? kWg.slices_per_group : kSpw;
-  // The lane's B columns: 8 blocks of 8 (mma.sync) or 2 per unit (wgmma: rows g and g + 8 of
-  // its 16 per unit); its accumulators [x][y][4]: [16-row tile][8-column block] or [unit][8-row
-  // block of the tile's rows].
+  // wgmma and the 8-row mma.sync tile multiply C^T = W^T A^T: the dequantized weights are the
+  // A operand (16 columns of the tile as its rows), the activations the B operand (8 rows of
+  // the tile as its columns), so an 8-row tile costs one m16n8k16 per 16 columns instead of
+  // two (0.81-0.88x the time at M <= 8, docs/benchmarks.md run 10). Tiles of 16 rows and more
+  // keep the weights as the B operand on mma.sync: transposed they were 1.06-1.07x slower.
+  constexpr bool kWeightsA = kWgmma || m_block_size_8;
+  // The lane's weight columns: 8 blocks of 8 (mma.sync; transposed: rows g and g + 8 of the
+  // warp's four 16-column tiles) or 2 per unit (wgmma). Its accumulators [x][y][4]: transposed
+  // [16-column tile or unit][8-row block of the tile's rows], else [16-row tile][8-column block].
   constexpr int kLaneBlocks = kWgmma ? 2 * kCb : 8;
-  constexpr int kAccX = kWgmma ? kCb : kMT;
-  constexpr int kAccY = kWgmma ? kBM / 8 : 8;
-  static_assert(!kWgmma || kBM % 8 == 0, "wgmma N is a multiple of 8");
+  constexpr int kAccX = kWgmma ? kCb : kWeightsA ? kLaneBlocks / 2 : kMT;
+  constexpr int kAccY = kWeightsA ? kBM / 8 : 8;
+  static_assert(kBM % 8 == 0, "the activations are 8-row operands");
   constexpr int kGroupRows = staged_group_rows(kCfg);
   constexpr int kGroupK = group_blocks > 0 ? 16 * group_blocks : 0;
   constexpr int kSBytes = scalar_bytes(s_type_id);
@@ -120,10 +127,23 @@ __device__ __forceinline__ void mma_body(MARLIN_KERNEL_PARAMS) {
   constexpr bool kHasGlobalScale = s_type_id == kFE4M3fn.id();
   using Fix = mma::FloatFix<b_type_id, c_type_id>;
   // Channelwise scales multiply the fp32 sums once at the end (B carries code - zero point):
-  // fewer instructions per weight and no fp16 rounding of w * s. Grouped scales stay on the B
-  // side: a second accumulator set per group (32 more registers per 16 rows) was measured and
-  // was not faster (docs/benchmarks.md run 4c).
+  // fewer instructions per weight and no fp16 rounding of w * s.
   constexpr bool kScaleOut = kChannelwise;
+  // Grouped scales: a group spanning whole BK steps changes only at a step boundary; smaller
+  // groups are staged as kGroupRows rows per step and picked per slice.
+  constexpr bool kGroupPerStep = kGroupRows > 0 && kGroupK >= kBK;
+  static_assert(!kGroupPerStep || kGroupK % kBK == 0, "groups span whole BK steps");
+  constexpr int kStepsPerGroup = kGroupPerStep ? kGroupK / kBK : 1;
+  // The 8-row mma.sync tile with groups of whole steps: a group's scales multiply its fp32 sums
+  // (a second accumulator set of 16, folded in at the group's last step) instead of every
+  // weight. Per warp and group that trades 16 half2 multiplies per slice for 16 fma and 8
+  // conversions; its accumulators hold the lane's own weight columns, so the scales are the
+  // ones the B side reads. Decode time follows the instructions per weight there: 0.96-0.97x
+  // the time of the transposed tile alone for 256,128,128 and 128,64,128 (1.08x for 128,128,64,
+  // which the dispatch table does not pick; docs/benchmarks.md run 10). wgmma keeps the B side:
+  // its accumulators are in flight across batches.
+  constexpr bool kScaleAcc = !kWgmma && m_block_size_8 && kGroupPerStep;
+  static_assert(!kScaleAcc || kWeightsA, "the folded scales follow the lane's weight columns");
   static_assert(!kZp || kBits == 4 || !is_zp_float, "float zero points are 4-bit only");
   (void)use_atomic_add, (void)use_fp32_reduce, (void)max_shared_mem, (void)num_groups,
       (void)a_scales_ptr;
@@ -325,10 +345,16 @@ __device__ __forceinline__ void mma_body(MARLIN_KERNEL_PARAMS) {
 
     // B-side scale / zero point operands (c-type pairs) for the lane's column blocks (its
     // column lane_col(j) of each), indexed [j][0: rows 2t, 2t+1 | 1: rows 2t+8, 2t+9].
+    // kScaleAcc keeps the scales as fp32 per column block instead (group_scale).
     uint32_t sc[kLaneBlocks][2];
     uint32_t zc[kLaneBlocks][2];
+    float group_scale[kLaneBlocks];
     auto set_params = [&](int j, uint32_t s16, uint32_t z16) {
-      sc[j][0] = sc[j][1] = mma::splat_bits(s16);
+      if constexpr (kScaleAcc) {
+        group_scale[j] = bits_to_float<c_type_id>(s16);
+      } else {
+        sc[j][0] = sc[j][1] = mma::splat_bits(s16);
+      }
       zc[j][0] = zc[j][1] = mma::splat_bits(z16);
     };
     if constexpr (kChannelwise) {
@@ -421,7 +447,8 @@ __device__ __forceinline__ void mma_body(MARLIN_KERNEL_PARAMS) {
       }
     };
 
-    float acc[kAccX][kAccY][4];
+    using Acc = float[kAccX][kAccY][4];
+    Acc acc;
 #pragma unroll
     for (int x = 0; x < kAccX; ++x) {
 #pragma unroll
@@ -430,45 +457,83 @@ __device__ __forceinline__ void mma_body(MARLIN_KERNEL_PARAMS) {
         for (int e = 0; e < 4; ++e) acc[x][y][e] = 0.f;
       }
     }
+    // kScaleAcc: the current group's unscaled sums (written fresh by its first slice).
+    Acc group_acc;
 
     // A code pair (see mma_dequant.cuh) of column block j, k rows half -> the operand register.
     auto finish = [&](uint32_t v, int j, int half) -> uint32_t {
       if constexpr (Fix::kNeeded) v = mma::mul2<c_type_id>(v, mma::splat_bits(Fix::kBits16));
-      if constexpr (kScaleOut) {
+      if constexpr (kScaleOut || kScaleAcc) {
         return kZp ? mma::sub2<c_type_id>(v, zc[j][half]) : v;
       } else {
         return mma::apply_zero_scale<c_type_id, kZp>(v, zc[j][half], sc[j][half]);
       }
     };
 
-    // Dequantize the slice's B words and multiply: eight column blocks of 8.
-    auto multiply = [&](const Frags& f) {
-#pragma unroll
-      for (int j = 0; j < 8; ++j) {
-        uint32_t b0, b1;
-        if constexpr (kBits == 4) {
-          const uint32_t w = f.b[j / 2];
-          if (j % 2 == 0) {
-            b0 = finish(mma::code_pair4<b_type_id, c_type_id, 0>(w), j, 0);
-            b1 = finish(mma::code_pair4<b_type_id, c_type_id, 1>(w), j, 1);
-          } else {
-            b0 = finish(mma::code_pair4<b_type_id, c_type_id, 2>(w), j, 0);
-            b1 = finish(mma::code_pair4<b_type_id, c_type_id, 3>(w), j, 1);
-          }
-        } else {
-          b0 = finish(mma::code_pair8<b_type_id, c_type_id, 0>(f.b[j]), j, 0);
-          b1 = finish(mma::code_pair8<b_type_id, c_type_id, 1>(f.b[j]), j, 1);
-        }
-#pragma unroll
-        for (int mt = 0; mt < kMT; ++mt) mma::mma_16816<c_type_id>(acc[mt][j], f.a[mt], b0, b1);
+    // The A operand of the lane's 16-column tile (unit) x from its B words: column blocks 2x
+    // and 2x + 1 are its rows g and g + 8 (a0, a2 / a1, a3).
+    auto dequantize_tile = [&](const uint32_t* words, int x, uint32_t(&a)[4]) {
+      if constexpr (kBits == 4) {
+        const uint32_t w = words[x];
+        a[0] = finish(mma::code_pair4<b_type_id, c_type_id, 0>(w), 2 * x, 0);
+        a[2] = finish(mma::code_pair4<b_type_id, c_type_id, 1>(w), 2 * x, 1);
+        a[1] = finish(mma::code_pair4<b_type_id, c_type_id, 2>(w), 2 * x + 1, 0);
+        a[3] = finish(mma::code_pair4<b_type_id, c_type_id, 3>(w), 2 * x + 1, 1);
+      } else {
+        const uint32_t w0 = words[2 * x], w1 = words[2 * x + 1];
+        a[0] = finish(mma::code_pair8<b_type_id, c_type_id, 0>(w0), 2 * x, 0);
+        a[2] = finish(mma::code_pair8<b_type_id, c_type_id, 1>(w0), 2 * x, 1);
+        a[1] = finish(mma::code_pair8<b_type_id, c_type_id, 0>(w1), 2 * x + 1, 0);
+        a[3] = finish(mma::code_pair8<b_type_id, c_type_id, 1>(w1), 2 * x + 1, 1);
       }
     };
 
-    // Grouped scales: a group spanning whole BK steps changes only at a step boundary; smaller
-    // groups are staged as kGroupRows rows per step and picked per slice.
-    constexpr bool kGroupPerStep = kGroupRows > 0 && kGroupK >= kBK;
-    static_assert(!kGroupPerStep || kGroupK % kBK == 0, "groups span whole BK steps");
-    constexpr int kStepsPerGroup = kGroupPerStep ? kGroupK / kBK : 1;
+    // mma.sync, one slice into d (fresh: d = the product, a group's first slice, kScaleAcc).
+    // Transposed: dequantize the four 16-column tiles and multiply each with the 8-row block
+    // of activations (ldmatrix's a0, a2). Else: per 8-column block the two B registers, times
+    // every 16-row tile of activations.
+    auto multiply = [&](const Frags& f, Acc& d, auto fresh) {
+      auto mma = [&](float(&dst)[4], const uint32_t(&a)[4], uint32_t b0, uint32_t b1) {
+        if constexpr (decltype(fresh)::value) {
+          mma::mma_16816_fresh<c_type_id>(dst, a, b0, b1);
+        } else {
+          mma::mma_16816<c_type_id>(dst, a, b0, b1);
+        }
+      };
+      if constexpr (kWeightsA) {
+#pragma unroll
+        for (int x = 0; x < kAccX; ++x) {
+          uint32_t w[4];
+          dequantize_tile(f.b, x, w);
+          mma(d[x][0], w, f.a[0][0], f.a[0][2]);
+        }
+      } else {
+#pragma unroll
+        for (int x = 0; x < kLaneBlocks / 2; ++x) {
+          uint32_t w[4];  // a0, a2: block 2x; a1, a3: block 2x + 1 (rows g / g + 8 transposed)
+          dequantize_tile(f.b, x, w);
+#pragma unroll
+          for (int mt = 0; mt < kMT; ++mt) {
+            mma(d[mt][2 * x], f.a[mt], w[0], w[2]);
+            mma(d[mt][2 * x + 1], f.a[mt], w[1], w[3]);
+          }
+        }
+      }
+    };
+    // kScaleAcc, after a group's last slice: acc += scale * group sums, per column.
+    auto fold_group = [&]() {
+#pragma unroll
+      for (int x = 0; x < kAccX; ++x) {
+#pragma unroll
+        for (int y = 0; y < kAccY; ++y) {
+#pragma unroll
+          for (int e = 0; e < 4; ++e) {
+            acc[x][y][e] = fmaf(group_scale[2 * x + e / 2], group_acc[x][y][e], acc[x][y][e]);
+          }
+        }
+      }
+    };
+
     int current_row = -1;  // staged row last read (groups smaller than a step)
     // The scales and zero points the dequantization of step kt needs: once per step where a
     // group spans whole steps, and before the i-th slice of the lane's run (slice kgroup *
@@ -537,22 +602,7 @@ __device__ __forceinline__ void mma_body(MARLIN_KERNEL_PARAMS) {
           // Unit u's fragment: rows g / g + 8 are column blocks 2u / 2u + 1 (a0, a2 / a1, a3).
           uint32_t(&set)[kCb][4] = frag[(i / kBatch) % 2][i % kBatch];
 #pragma unroll
-          for (int u = 0; u < kCb; ++u) {
-            uint32_t(&a)[4] = set[u];
-            if constexpr (kBits == 4) {
-              const uint32_t w = words[u];
-              a[0] = finish(mma::code_pair4<b_type_id, c_type_id, 0>(w), 2 * u, 0);
-              a[2] = finish(mma::code_pair4<b_type_id, c_type_id, 1>(w), 2 * u, 1);
-              a[1] = finish(mma::code_pair4<b_type_id, c_type_id, 2>(w), 2 * u + 1, 0);
-              a[3] = finish(mma::code_pair4<b_type_id, c_type_id, 3>(w), 2 * u + 1, 1);
-            } else {
-              const uint32_t w0 = words[2 * u], w1 = words[2 * u + 1];
-              a[0] = finish(mma::code_pair8<b_type_id, c_type_id, 0>(w0), 2 * u, 0);
-              a[2] = finish(mma::code_pair8<b_type_id, c_type_id, 1>(w0), 2 * u, 1);
-              a[1] = finish(mma::code_pair8<b_type_id, c_type_id, 0>(w1), 2 * u + 1, 0);
-              a[3] = finish(mma::code_pair8<b_type_id, c_type_id, 1>(w1), 2 * u + 1, 1);
-            }
-          }
+          for (int u = 0; u < kCb; ++u) dequantize_tile(words, u, set[u]);
           if (i % kBatch != kBatch - 1) continue;
           // Every input of the batch's wgmma is computed before the fence: a register written
           // between them would make ptxas serialize the whole pipeline.
@@ -594,6 +644,8 @@ __device__ __forceinline__ void mma_body(MARLIN_KERNEL_PARAMS) {
       Frags cur;
       uint32_t read_off = 0;  // slot offset of step kt
       if (kt_begin < kt_end) load_frags(read_off, 0, cur);
+      using Fresh = std::integral_constant<bool, true>;
+      using Accumulate = std::integral_constant<bool, false>;
 
 #pragma unroll 1
       for (int kt = kt_begin; kt < kt_end; ++kt) {
@@ -601,6 +653,7 @@ __device__ __forceinline__ void mma_body(MARLIN_KERNEL_PARAMS) {
         const uint32_t next_off =
             read_off == (stages - 1) * kStageBytes ? 0 : read_off + kStageBytes;
         read_step_params(kt, slot);
+        const bool group_begins = kt == kt_begin || kt % kStepsPerGroup == 0;
 #pragma unroll
         for (int i = 0; i < kSpw; ++i) {
           read_slice_params(kt, slot, i);
@@ -616,8 +669,17 @@ __device__ __forceinline__ void mma_body(MARLIN_KERNEL_PARAMS) {
             copy_commit();
             if (kt + 1 < kt_end) load_frags(next_off, 0, next);
           }
-          multiply(cur);
+          if constexpr (!kScaleAcc) {
+            multiply(cur, acc, Accumulate{});
+          } else if (i == 0 && group_begins) {
+            multiply(cur, group_acc, Fresh{});
+          } else {
+            multiply(cur, group_acc, Accumulate{});
+          }
           cur = next;
+        }
+        if constexpr (kScaleAcc) {
+          if (kt + 1 == kt_end || (kt + 1) % kStepsPerGroup == 0) fold_group();
         }
         read_off = next_off;
       }
@@ -632,33 +694,19 @@ __device__ __forceinline__ void mma_body(MARLIN_KERNEL_PARAMS) {
     __syncthreads();  // the ring is free: it holds the tile's sums from here on
 
     // The lane's accumulators and their place in the tile: f(value, row, column).
-    //   wgmma: acc[x][y][e] is row 8y + 2t + e % 2, column lane_col(2x + e / 2);
-    //   mma.sync: acc[mt][j][2h + q] is row 16mt + g + 8h, column 64wn + 8j + 2t + q (the 8-row
-    //   tile has no rows g + 8).
+    //   transposed (kWeightsA): acc[x][y][e] is row 8y + 2t + e % 2, column lane_col(2x + e / 2);
+    //   else: acc[mt][j][2h + q] is row 16mt + g + 8h, column 64wn + 8j + 2t + q.
     auto for_each_accumulator = [&](auto&& f) {
-      if constexpr (kWgmma) {
 #pragma unroll
-        for (int x = 0; x < kAccX; ++x) {
+      for (int x = 0; x < kAccX; ++x) {
 #pragma unroll
-          for (int y = 0; y < kAccY; ++y) {
+        for (int y = 0; y < kAccY; ++y) {
 #pragma unroll
-            for (int e = 0; e < 4; ++e) {
+          for (int e = 0; e < 4; ++e) {
+            if constexpr (kWeightsA) {
               f(acc[x][y][e], 8 * y + 2 * t + e % 2, lane_col(2 * x + e / 2));
-            }
-          }
-        }
-      } else {
-        constexpr int kRowHalves = m_block_size_8 ? 1 : 2;
-#pragma unroll
-        for (int mt = 0; mt < kMT; ++mt) {
-#pragma unroll
-          for (int h = 0; h < kRowHalves; ++h) {
-#pragma unroll
-            for (int j = 0; j < 8; ++j) {
-#pragma unroll
-              for (int q = 0; q < 2; ++q) {
-                f(acc[mt][j][2 * h + q], 16 * mt + g + 8 * h, wn * 64 + 8 * j + 2 * t + q);
-              }
+            } else {
+              f(acc[x][y][e], 16 * x + g + 8 * (e / 2), wn * 64 + 8 * y + 2 * t + e % 2);
             }
           }
         }
@@ -687,45 +735,60 @@ __device__ __forceinline__ void mma_body(MARLIN_KERNEL_PARAMS) {
 
     // Every thread now walks the tile's existing rows as runs of 4 columns. The accumulators
     // are dead: the split-K sum's loads in flight cost no registers beyond the main loop's
-    // (summing into the accumulators did: up to 60 more, a block per SM fewer).
+    // (summing into the accumulators did: up to 60 more, a block per SM fewer). A row is
+    // kRunsPerRow runs and the block a whole number of rows, so each thread keeps its 4
+    // columns for the whole tile and takes every kRowsPerPass-th row from its first.
     constexpr int kRunsPerRow = kBN / 4;
-    // Runs per thread in flight: 4 (wgmma) or 2 (mma.sync), the fewest registers measured.
+    static_assert(threads % kRunsPerRow == 0, "a block covers whole rows of runs");
+    constexpr int kRowsPerPass = threads / kRunsPerRow;
+    // Rows per thread in flight: 4 (wgmma) or 2 (mma.sync), the fewest registers measured.
     constexpr int kUnroll = kWgmma ? 4 : 2;
-    const int runs = tile_rows * kRunsPerRow;
-    auto tile_run = [&](int i) {
-      return *reinterpret_cast<const float4*>(tile_sums + (i / kRunsPerRow) * kSumStride +
-                                              4 * (i % kRunsPerRow));
+    const int run_col = 4 * (tid % kRunsPerRow);  // within the tile
+    const int first_row = tid / kRunsPerRow;
+    auto tile_run = [&](int row) {
+      return *reinterpret_cast<const float4*>(tile_sums + row * kSumStride + run_col);
     };
     // Split-K: each split stores its partial in C_tmp ([split][row][column]; 32-bit offsets:
     // the host splits only where C_tmp holds at most 8 MiB, exec_config.h), and the block that
     // arrives last sums them in split order 0, 1, ..., S-1: the same bits whichever arrives last.
-    const int split_stride = prob_m * prob_n;
-    auto partial_offset = [&](int i) {
-      return (m0 + i / kRunsPerRow) * prob_n + n0 + 4 * (i % kRunsPerRow);
-    };
+    const int split_stride = split_k ? prob_m * prob_n : 0;
+    // The thread's run in the tile's row 0, in C; in C_tmp the same offset fits 32 bits.
+    const int64_t out_offset = static_cast<int64_t>(m0) * prob_n + n0 + run_col;
+    const int part_offset = split_k ? static_cast<int>(out_offset) : 0;
     bool write_c = true;
     if (split_k) {
-      float* const part = C_tmp + split * split_stride;
-      for (int i = tid; i < runs; i += threads) {
-        __stcg(reinterpret_cast<float4*>(part + partial_offset(i)), tile_run(i));
+      float* const part = C_tmp + split * split_stride + part_offset;
+      for (int row = first_row; row < tile_rows; row += kRowsPerPass) {
+        __stcg(reinterpret_cast<float4*>(part + row * prob_n), tile_run(row));
       }
       write_c = split_arrival_is_last(locks, tile, splits);
     }
-    if (write_c) {
-      unsigned short* const c_out = reinterpret_cast<unsigned short*>(C);
+    if (write_c && first_row < tile_rows) {
+      // The epilogue: channelwise scales (kScaleOut), the NVFP4 global scale, bias, one rounding
+      // to the c type; four columns per 8-byte store. The thread's columns' scales and bias are
+      // read once per tile.
+      float col_scale[4], col_bias[4];
+#pragma unroll
+      for (int q = 0; q < 4; ++q) {
+        const int col = n0 + run_col + q;
+        col_scale[q] = kScaleOut ? load_element<s_type_id>(scales_ptr, col) : 1.f;
+        col_bias[q] = has_bias ? load_element<c_type_id>(b_bias_ptr, col) : 0.f;
+      }
+      unsigned short* const c_out = reinterpret_cast<unsigned short*>(C) + out_offset;
 #pragma unroll 1
-      for (int first = tid; first < runs; first += kUnroll * threads) {
+      for (int first = first_row; first < tile_rows; first += kUnroll * kRowsPerPass) {
         float4 sum[kUnroll];
         if (split_k) {
 #pragma unroll 1
           for (int sp = 0; sp < splits; ++sp) {
+            const float* const part = C_tmp + sp * split_stride + part_offset;
 #pragma unroll
             for (int u = 0; u < kUnroll; ++u) {
-              const int i = first + u * threads;
-              if (i >= runs) break;
-              const float4 p = sp == split ? tile_run(i)
-                                           : __ldcg(reinterpret_cast<const float4*>(
-                                                 C_tmp + sp * split_stride + partial_offset(i)));
+              const int row = first + u * kRowsPerPass;
+              if (row >= tile_rows) break;
+              const float4 p = sp == split
+                                   ? tile_run(row)
+                                   : __ldcg(reinterpret_cast<const float4*>(part + row * prob_n));
               if (sp == 0) {
                 sum[u] = p;
               } else {
@@ -736,29 +799,24 @@ __device__ __forceinline__ void mma_body(MARLIN_KERNEL_PARAMS) {
         } else {
 #pragma unroll
           for (int u = 0; u < kUnroll; ++u) {
-            if (first + u * threads < runs) sum[u] = tile_run(first + u * threads);
+            const int row = first + u * kRowsPerPass;
+            if (row < tile_rows) sum[u] = tile_run(row);
           }
         }
-        // The epilogue: channelwise scales (kScaleOut), the NVFP4 global scale, bias, one
-        // rounding to the c type; four columns per 8-byte store.
 #pragma unroll
         for (int u = 0; u < kUnroll; ++u) {
-          const int i = first + u * threads;
-          if (i >= runs) break;
-          const int row = m0 + i / kRunsPerRow;
-          const int col = n0 + 4 * (i % kRunsPerRow);
+          const int row = first + u * kRowsPerPass;
+          if (row >= tile_rows) break;
           const float v[4] = {sum[u].x, sum[u].y, sum[u].z, sum[u].w};
           uint32_t packed[2] = {0u, 0u};
 #pragma unroll
           for (int q = 0; q < 4; ++q) {
-            const float scaled =
-                kScaleOut ? v[q] * load_element<s_type_id>(scales_ptr, col + q) : v[q];
-            const float bias = has_bias ? load_element<c_type_id>(b_bias_ptr, col + q) : 0.f;
-            packed[q / 2] |= static_cast<uint32_t>(
-                                 float_to_output_bits<c_type_id>(fmaf(scaled, global_scale, bias)))
-                             << (16 * (q % 2));
+            packed[q / 2] |=
+                static_cast<uint32_t>(float_to_output_bits<c_type_id>(
+                    fmaf(kScaleOut ? v[q] * col_scale[q] : v[q], global_scale, col_bias[q])))
+                << (16 * (q % 2));
           }
-          *reinterpret_cast<uint2*>(c_out + static_cast<int64_t>(row) * prob_n + col) =
+          *reinterpret_cast<uint2*>(c_out + static_cast<int64_t>(row) * prob_n) =
               make_uint2(packed[0], packed[1]);
         }
       }

@@ -223,6 +223,14 @@ __device__ __forceinline__ void mma_16816(float (&d)[4], const uint32_t (&a)[4],
 #endif
 }
 
+// D = A * B, m16n8k16, fp32: the zero accumulator input becomes RZ in SASS, no moves.
+template <ScalarTypeId c_type>
+__device__ __forceinline__ void mma_16816_fresh(float (&d)[4], const uint32_t (&a)[4], uint32_t b0,
+                                                uint32_t b1) {
+  d[0] = d[1] = d[2] = d[3] = 0.f;
+  mma_16816<c_type>(d, a, b0, b1);
+}
+
 __device__ __forceinline__ void ldmatrix_x4(uint32_t (&r)[4], uint32_t smem_addr) {
 #if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 800
   asm volatile("ldmatrix.sync.aligned.m8n8.x4.shared.b16 {%0,%1,%2,%3}, [%4];\n"
