@@ -421,9 +421,9 @@ __device__ __forceinline__ void mma_body(MARLIN_KERNEL_PARAMS) {
       }
     };
 
-    // A operands (one ldmatrix per 16 rows; x2 for the 8-row tile, rows 8-15 zero) and this
-    // lane's B words of the i-th slice of its run, from the slot at byte offset slot_off (A
-    // tile, then the rest).
+    // A operands (one ldmatrix per 16 rows; x2 for the 8-row tile, whose transposed multiply
+    // reads a0 and a2 only) and this lane's B words of the i-th slice of its run, from the slot at
+    // byte offset slot_off (A tile, then the rest).
     struct Frags {
       uint32_t a[kMT][4];
       uint32_t b[kLaneWords];
