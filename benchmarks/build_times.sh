@@ -36,7 +36,7 @@ start=$(date +%s.%N)
 bz build //marlin:kernels >"$root/noop.log" 2>&1
 noop=$(echo "$(date +%s.%N) - $start" | bc)
 
-sed -i 's/Scheme("fp8", st.kFE4M3fn, group_blocks=(-1, 8))/Scheme("fp8", st.kFE4M3fn, group_blocks=(-1, 4, 8))/' "$schemes"
+sed -i 's/\(Scheme("fp8", st.kFE4M3fn, [^)]*\)group_blocks=(-1, 8))/\1group_blocks=(-1, 4, 8))/' "$schemes"
 grep -q 'group_blocks=(-1, 4, 8)' "$schemes" || { echo "could not edit the fp8 row" >&2; exit 1; }
 start=$(date +%s.%N)
 bz build //marlin:kernels >"$root/edit.log" 2>&1
