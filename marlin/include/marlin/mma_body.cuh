@@ -433,8 +433,8 @@ __device__ __forceinline__ void mma_body(MARLIN_KERNEL_PARAMS) {
       for (int mt = 0; mt < kMT; ++mt) {
         const uint32_t addr = smem_base + slot_off + a_frag_off[i] + mt * 16 * 128;
         if constexpr (m_block_size_8) {
+          // Rows 0-7 (a0, a2): all that the transposed multiply reads.
           mma::ldmatrix_x2(f.a[mt][0], f.a[mt][2], addr);
-          f.a[mt][1] = f.a[mt][3] = 0u;
         } else {
           mma::ldmatrix_x4(f.a[mt], addr);
         }
@@ -599,7 +599,6 @@ __device__ __forceinline__ void mma_body(MARLIN_KERNEL_PARAMS) {
                         words[4 * v + 3] = q.w;
             }
           }
-          // Unit u's fragment: rows g / g + 8 are column blocks 2u / 2u + 1 (a0, a2 / a1, a3).
           uint32_t(&set)[kCb][4] = frag[(i / kBatch) % 2][i % kBatch];
 #pragma unroll
           for (int u = 0; u < kCb; ++u) dequantize_tile(words, u, set[u]);
