@@ -9,6 +9,10 @@ marlin's dispatch table (marlin/csrc/generated/dispatch_table.h) from it:
 
     MARLIN_LIBRARY=$PWD/libmarlin.so PYTHONPATH=python python3 benchmarks/tune_dispatch.py \\
         --out $OUT/tune.json [--shapes 4096x4096,...] [--ms 1,16,64] [--dtype float16]
+        [--activation int8|fp8]
+
+--activation times gptq_int4_a_int8 / gptq_int4_a_fp8 (per-row quantized activations) instead of
+the 16-bit scheme; the dispatch table is derived from the 16-bit runs only.
 """
 
 from __future__ import annotations
@@ -36,12 +40,14 @@ from marlin import quant
 # (threads, thread_k, thread_n): the thread configs every preset file instantiates.
 THREAD_CONFIGS = ((256, 128, 128), (128, 64, 128), (128, 128, 64), (256, 64, 256))
 SPLITS = (1, 2, 3, 4, 5, 6, 7, 8)
+QUANTIZE_ACTIVATION = {"int8": quant.quantize_activation_int8, "fp8": quant.quantize_activation_fp8}
 
 
-def m_tiles_for(m: int) -> list[tuple[int, bool]]:
-    """(thread_m_blocks, m_block_size_8) candidates for a single pass of m rows."""
+def m_tiles_for(m: int, activation: str | None = None) -> list[tuple[int, bool]]:
+    """(thread_m_blocks, m_block_size_8) candidates for a single pass of m rows (8-bit
+    activations have no 8-row tile: schemes.M_BLOCKS_8BIT)."""
     if m <= 8:
-        return [(1, True), (1, False)]
+        return [(1, False)] if activation else [(1, True), (1, False)]
     if m <= 16:
         return [(1, False)]
     if m <= 32:
@@ -49,11 +55,11 @@ def m_tiles_for(m: int) -> list[tuple[int, bool]]:
     return [(4, False), (2, False)]
 
 
-def candidates(k: int, n: int, m: int, max_splits: int):
+def candidates(k: int, n: int, m: int, max_splits: int, activation: str | None = None):
     for threads, tk, tn in THREAD_CONFIGS:
         if k % tk or n % tn:
             continue
-        for tmb, m8 in m_tiles_for(m):
+        for tmb, m8 in m_tiles_for(m, activation):
             for s in SPLITS if m <= 64 else (1,):
                 if s > max_splits or s > k // tk:
                     continue
@@ -63,12 +69,12 @@ def candidates(k: int, n: int, m: int, max_splits: int):
 class Case:
     """One (shape, M) problem: activations, rotating prepared weights, output, reference."""
 
-    def __init__(self, a, ws, out, work, ref, name, replays):
+    def __init__(self, a, ws, out, work, ref, name, replays, a_scales=None):
         self.a, self.ws, self.out, self.work, self.ref, self.name = a, ws, out, work, ref, name
-        self.replays = replays
+        self.replays, self.a_scales = replays, a_scales
 
     def call(self, w):
-        return marlin.gemm(self.a, w, out=self.out, workspace=self.work)
+        return marlin.gemm(self.a, w, a_scales=self.a_scales, out=self.out, workspace=self.work)
 
     def measure(self, timer, config, label):
         """us per call with `config` forced (None: the dispatcher's), an error text, or None if
@@ -102,6 +108,9 @@ def main() -> int:
     p.add_argument("--dtype", default="float16", choices=("float16", "bfloat16"))
     p.add_argument("--rotate-mb", type=float, default=200.0)
     p.add_argument("--replays", type=int, default=20)
+    p.add_argument(
+        "--activation", choices=("int8", "fp8"), help="8-bit activations (gptq_int4_a_*)"
+    )
     p.add_argument("--out", default="tune.json")
     args = p.parse_args()
     shapes = [tuple(int(x) for x in s.split("x")) for s in args.shapes.split(",")]
@@ -121,7 +130,7 @@ def main() -> int:
         ).stdout.strip(),
         "command": " ".join(sys.argv),
         "dtype": args.dtype,
-        "scheme": "gptq_int4 g128",
+        "scheme": f"gptq_int4_a_{args.activation} g128" if args.activation else "gptq_int4 g128",
         "candidate_fields": [
             "threads",
             "thread_k",
@@ -135,21 +144,24 @@ def main() -> int:
         q = quant.quantize_gptq(
             torch.randn(k, n, device="cuda") * 0.05, group_size=128, dtype=dtype
         )
-        w = marlin.prepare_weights("gptq", **q.tensors)
+        w = marlin.prepare_weights("gptq", activation=args.activation, **q.tensors)
         copies = max(2, int(args.rotate_mb * 2**20 // (k * n // 2)) + 1)
         ws = [w] + [clone_weights(w) for _ in range(copies - 1)]
         for m in ms:
             a = torch.randn(m, k, device="cuda", dtype=dtype)
+            a_scales = None
+            if args.activation:
+                a, a_scales = QUANTIZE_ACTIVATION[args.activation](a)
             out = torch.empty(m, n, device="cuda", dtype=dtype)
-            work = marlin.make_workspace(m, n, k, args.dtype)
-            ref = quant.reference_gemm(a, w, dtype=torch.float32)
+            work = marlin.make_workspace(m, n, k, a.dtype)
+            ref = quant.reference_gemm(a, w, a_scales=a_scales, dtype=torch.float32)
             max_splits = 8  # the library refuses what its workspace cannot take
 
-            case = Case(a, ws, out, work, ref, f"{k}x{n} m={m}", args.replays)
+            case = Case(a, ws, out, work, ref, f"{k}x{n} m={m}", args.replays, a_scales)
             auto = case.measure(timer, None, "auto")
             rows.append({"k": k, "n": n, "m": m, "config": "auto", "us": auto})
             best = None
-            for cfg in candidates(k, n, m, max_splits):
+            for cfg in candidates(k, n, m, max_splits, args.activation):
                 us = case.measure(timer, cfg, cfg)
                 rows.append({"k": k, "n": n, "m": m, "config": list(cfg), "us": us})
                 if isinstance(us, float) and (best is None or us < best[1]):

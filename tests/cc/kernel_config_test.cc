@@ -105,11 +105,13 @@ int main() {
             }
             const marlin::TileShape s = marlin::tile_shape(c);
             expect(s.col_groups * s.row_groups * s.k_split == t.threads, "all threads used");
-            // The sm_90a wgmma variant: exactly the 32-64-row tensor-core tiles, whole
+            // The sm_90a wgmma variant: exactly the 32-64-row tensor-core tiles of 16-bit
+            // activations, whole
             // warpgroups, 1/2/4 units each, an even number of slices per group (two register
             // sets) and 1024-byte A tiles.
             const marlin::WgmmaShape w = marlin::wgmma_shape(c);
-            const bool wants_wgmma = marlin::uses_mma_body(c) && m >= 2;
+            const bool wants_wgmma =
+                marlin::uses_mma_body(c) && marlin::is_16bit_activation(a) && m >= 2;
             expect(w.valid == wants_wgmma, "wgmma serves exactly the 32-64-row mma tiles");
             if (w.valid) {
               expect(w.n_groups * w.k_groups * 128 == t.threads, "whole warpgroups");

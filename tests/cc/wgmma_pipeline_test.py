@@ -31,8 +31,8 @@ _SIXTEEN_BIT = {"kFloat16", "kBFloat16"}
 
 
 def wants_wgmma(a_type: str, threads: int, m_blocks: int, bm8: bool, stages: int) -> bool:
-    """The test's oracle for kernel_config.h's uses_mma_body && wgmma_shape(...).valid, on the
-    smoke file's tiles (all of which fit a warp layout)."""
+    """The test's oracle for kernel_config.h's wgmma_shape(...).valid (the tensor-core body, 16-bit
+    activations, 32-64 rows), on the smoke file's tiles (all of which fit a warp layout)."""
     mma_body = a_type in _SIXTEEN_BIT and stages > 2
     return mma_body and not bm8 and m_blocks >= 2 and threads % 128 == 0
 

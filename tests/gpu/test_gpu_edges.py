@@ -2,7 +2,8 @@
 K and N tiles, every split factor and exec config the dispatcher can choose (forced through
 marlin_gemm_with_config), and bitwise-identical outputs run to run.
 
-GPTQ int4 (fp16 and bf16, group 128 and channelwise); float64 reference on the dequantized weights,
+GPTQ int4 (fp16 and bf16, group 128 and channelwise), and its int8 / fp8 activation schemes (the
+same body, activations widened in registers); float64 reference on the dequantized weights,
 output poisoned with NaN before each call.
 """
 
@@ -27,39 +28,47 @@ TILES = [(*tc, 1, m8) for tc in SMALL for m8 in (True, False)] + [
 ]
 
 
-def _need_gptq():
-    if not built().get("gptq_int4"):
-        pytest.skip("scheme gptq_int4 not built in this libmarlin.so")
+A8_MS = list(range(1, 18)) + [31, 32, 33, 47, 48, 49, 63, 64, 65, 127, 128, 129, 255, 256, 257]
+QUANTIZE_ACTIVATION = {"int8": quant.quantize_activation_int8, "fp8": quant.quantize_activation_fp8}
+
+
+def _need_gptq(activation=None):
+    scheme = f"gptq_int4_a_{activation}" if activation else "gptq_int4"
+    if not built().get(scheme):
+        pytest.skip(f"scheme {scheme} not built in this libmarlin.so")
+    if activation == "fp8" and torch.cuda.get_device_capability() < (8, 9):
+        pytest.skip("fp8 activations need compute capability >= 8.9")
 
 
 _cache = {}
 
 
-def weights(k, n, group_size, dtype):
-    key = (k, n, group_size, dtype)
+def weights(k, n, group_size, dtype, activation=None):
+    key = (k, n, group_size, dtype, activation)
     if key not in _cache:
-        torch.manual_seed(seed_for("edge-w", *key))
+        torch.manual_seed(seed_for("edge-w", *key[:4]))
         q = quant.quantize_gptq(
             torch.randn(k, n, device="cuda"), group_size=group_size, dtype=dtype
         )
         _cache.clear()
-        _cache[key] = marlin.prepare_weights("gptq", **q.tensors)
+        _cache[key] = marlin.prepare_weights("gptq", activation=activation, **q.tensors)
     return _cache[key]
 
 
-def run(a, w, config=None):
-    out = torch.full((a.shape[0], w.size_n), float("nan"), device="cuda", dtype=a.dtype)
-    ws = marlin.make_workspace(a.shape[0], w.size_n, w.size_k, str(a.dtype).split(".")[1])
+def run(a, w, config=None, a_scales=None, dtype=None):
+    dtype = dtype or a.dtype
+    out = torch.full((a.shape[0], w.size_n), float("nan"), device="cuda", dtype=dtype)
+    ws = marlin.make_workspace(a.shape[0], w.size_n, w.size_k, a.dtype)
     if config is None:
-        marlin.gemm(a, w, out=out, workspace=ws)
+        marlin.gemm(a, w, a_scales=a_scales, out=out, workspace=ws)
         return out
     with _lib.forced_exec_config(*config):
-        marlin.gemm(a, w, out=out, workspace=ws)
+        marlin.gemm(a, w, a_scales=a_scales, out=out, workspace=ws)
     return out
 
 
-def check(out, a, w):
-    ref = quant.reference_gemm(a, w, dtype=torch.float64)
+def check(out, a, w, a_scales=None):
+    ref = quant.reference_gemm(a, w, a_scales=a_scales, dtype=torch.float64)
     assert not torch.isnan(out).any(), "unwritten or non-finite outputs"
     err = float((out.double() - ref).abs().mean() / ref.abs().mean())
     assert err < TOLERANCE, f"mean rel error {err:.3e}"
@@ -103,6 +112,34 @@ def test_forced_configs(tile, splits):
     w = weights(2048, 512, 128, torch.float16)
     a = torch.randn(m, 2048, device="cuda", dtype=torch.float16)
     check(run(a, w, (threads, tk, tn, tmb, m8, splits)), a, w)
+
+
+@pytest.mark.parametrize("activation", ["int8", "fp8"])
+@pytest.mark.parametrize("m", A8_MS)
+def test_8bit_activation_m_edges(m, activation):
+    """8-bit activations, M around the 16-row tiles' and the passes' boundaries (fp16 output)."""
+    _need_gptq(activation)
+    w = weights(1024, 512, 128, torch.float16, activation)
+    torch.manual_seed(seed_for("edge-a8", activation, m))
+    a, a_scales = QUANTIZE_ACTIVATION[activation](torch.randn(m, 1024, device="cuda"))
+    check(run(a, w, a_scales=a_scales, dtype=torch.float16), a, w, a_scales)
+
+
+@pytest.mark.parametrize("activation", ["int8", "fp8"])
+@pytest.mark.parametrize(
+    "tile", [t for t in TILES if not t[4]], ids=lambda t: "t{}-k{}-n{}-m{}".format(*t)
+)
+@pytest.mark.parametrize("splits", [1, 3, 8])
+def test_8bit_activation_forced_configs(tile, splits, activation):
+    """Every 8-bit-activation tile (16 rows and more: no 8-row tile) x split factors, bf16 out."""
+    _need_gptq(activation)
+    threads, tk, tn, tmb, m8 = tile
+    m = 16 * tmb - 3
+    w = weights(2048, 512, 128, torch.bfloat16, activation)
+    torch.manual_seed(seed_for("forced-a8", activation, *tile, splits))
+    a, a_scales = QUANTIZE_ACTIVATION[activation](torch.randn(m, 2048, device="cuda"))
+    out = run(a, w, (threads, tk, tn, tmb, m8, splits), a_scales, torch.bfloat16)
+    check(out, a, w, a_scales)
 
 
 @pytest.mark.parametrize(

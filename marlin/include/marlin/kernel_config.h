@@ -145,11 +145,12 @@ MARLIN_HOST_DEVICE constexpr TileShape tile_shape(const KernelConfig& c) {
   return t;
 }
 
-// Which kernel body a config compiles to. 16-bit activations on the sm80 family (stages > 2; the
-// sm75 family is the 2-stage one, schemes.STAGES_SM75, and has no m16n8k16) run the tensor-core
-// body; 8-bit activations and sm_75 run the fp32 reference body.
+// Which kernel body a config compiles to. The sm80 family (stages > 2; the sm75 family is the
+// 2-stage one, schemes.STAGES_SM75, and has no m16n8k16) runs the tensor-core body, 8-bit
+// activations widened exactly to the c type in registers; sm_75 runs the fp32 reference body, as
+// would an 8-row tile of 8-bit activations (no scheme instantiates one: schemes.M_BLOCKS_8BIT).
 MARLIN_HOST_DEVICE constexpr bool uses_mma_body(const KernelConfig& c) {
-  return is_16bit_activation(c.a_type) && c.stages > 2;
+  return c.stages > 2 && (is_16bit_activation(c.a_type) || !c.m_block_size_8);
 }
 
 // How the tensor-core body covers one BM x BN x BK step: each warp owns 64 columns (one layout-v2
@@ -202,9 +203,10 @@ MARLIN_HOST_DEVICE constexpr WgmmaShape wgmma_shape(const KernelConfig& c) {
   WgmmaShape w{};
   const MmaShape s = mma_shape(c);
   // Tiles of 8 or 16 rows stay on mma.sync: wgmma with N = 8 or 16 was measured no faster there
-  // and up to 1.11x slower at M = 16 (docs/benchmarks.md run 8).
-  if (!uses_mma_body(c) || !s.valid || c.m_block_size_8 || c.thread_m_blocks < 2 ||
-      c.threads % 128 != 0) {
+  // and up to 1.11x slower at M = 16 (docs/benchmarks.md run 8). 8-bit activations too: the
+  // shared-memory operand of a 16-bit wgmma must already hold 16-bit values.
+  if (!uses_mma_body(c) || !is_16bit_activation(c.a_type) || !s.valid || c.m_block_size_8 ||
+      c.thread_m_blocks < 2 || c.threads % 128 != 0) {
     return w;
   }
   const int groups = c.threads / 128;
@@ -233,15 +235,21 @@ MARLIN_HOST_DEVICE constexpr int scalar_bytes(ScalarTypeId id) {
   return scalar_type_size_bits(id) / 8;
 }
 
-// Tensor-core body, per ring slot: [A: bm x bk activations as bk/64 k halves of bm rows x 128
-// bytes, 16-byte chunks XOR-swizzled by row (mma_a_offset: the 128-byte swizzle wgmma reads) | B:
-// bk/16 x bn/64 layout-v2 units | scales: staged_group_rows x bn (s type) | zero points:
-// staged_group_rows x bn (int codes packed as in memory, or float in the c type)]. The wgmma
-// variant keeps the `stages` A tiles together at the front instead (each 1024-byte aligned), then
-// the slots' rest: the same bytes. Then, aliased onto the ring after the last step, the tile's
-// sums (mma_sum_bytes).
+// Tensor-core body, per ring slot: [A: bm x bk activations as 128-byte k runs (64 16-bit or 128
+// 8-bit activations) of bm rows x 128 bytes, 16-byte chunks XOR-swizzled by row (mma_a_offset: the
+// 128-byte swizzle wgmma reads) | B: bk/16 x bn/64 layout-v2 units | scales: staged_group_rows x bn
+// (s type) | zero points: staged_group_rows x bn (int codes packed as in memory, or float in the c
+// type)]. The wgmma variant keeps the `stages` A tiles together at the front instead (each
+// 1024-byte aligned), then the slots' rest: the same bytes. Then, aliased onto the ring after the
+// last step, the tile's sums (mma_sum_bytes). One A row: bk activations, padded to whole 128-byte
+// swizzle rows (mma_a_offset XORs a row's chunk index with r % 8, so even 4 chunks of 8-bit
+// activations at bk = 64 span 128 bytes).
+MARLIN_HOST_DEVICE constexpr int mma_a_row_bytes(const KernelConfig& c) {
+  const int bytes = mma_shape(c).bk * scalar_type_size_bits(c.a_type) / 8;
+  return (bytes + 127) / 128 * 128;
+}
 MARLIN_HOST_DEVICE constexpr int mma_a_bytes(const KernelConfig& c) {
-  return mma_shape(c).bm * mma_shape(c).bk * 2;
+  return mma_shape(c).bm * mma_a_row_bytes(c);
 }
 MARLIN_HOST_DEVICE constexpr int mma_b_bytes(const KernelConfig& c) {
   return mma_shape(c).bk * mma_shape(c).bn * scalar_type_size_bits(c.b_type) / 8;
@@ -254,7 +262,8 @@ MARLIN_HOST_DEVICE constexpr int mma_z_bytes(const KernelConfig& c) {
   const int per_column_bits = c.is_zp_float ? 16 : scalar_type_size_bits(c.b_type);
   return staged_group_rows(c) * mma_shape(c).bn * per_column_bits / 8;
 }
-// Byte offset of 16-byte chunk ch (k elements 8ch..8ch+7) of row r in an A tile of bm rows.
+// Byte offset of 16-byte chunk ch (bytes 16ch..16ch+15 of the row's activations) of row r in an
+// A tile of bm rows.
 MARLIN_HOST_DEVICE constexpr int mma_a_offset(int bm, int r, int ch) {
   return (ch / 8) * bm * 128 + r * 128 + ((ch % 8) ^ (r % 8)) * 16;
 }

@@ -1,8 +1,9 @@
 // The Marlin kernel (design.md sections 7, 9 and 11): the 12-parameter template upstream's
 // generator instantiates, checking the parameter combination and choosing the body:
-//   - mma_body.cuh: tensor cores (mma.sync m16n8k16), weights dequantized in registers, for
-//     16-bit activations on the sm80 family (kernel_config.h: uses_mma_body);
-//   - reference_body.cuh: fp32 FMA, for 8-bit activations and the sm75 family.
+//   - mma_body.cuh: tensor cores (mma.sync m16n8k16, wgmma on sm_90a), weights dequantized in
+//     registers, on the sm80 family (kernel_config.h: uses_mma_body), 8-bit activations
+//     widened to the c type;
+//   - reference_body.cuh: fp32 FMA, for the sm75 family.
 // Both read weight layout v2 (layout_v2.h) and honour the same launch contract; the host sizes
 // shared memory with required_shared_mem(config), which follows the same choice.
 #pragma once

@@ -1,4 +1,4 @@
-// The tensor-core kernel body (16-bit activations, sm_80+): design.md sections 9 and 11.
+// The tensor-core kernel body (sm_80+): design.md sections 9 and 11.
 //
 //   - persistent blocks walk BM x BN output tiles (and, split-K, K ranges of them) as the
 //     reference body does; K is walked in BK steps through a `stages`-deep cp.async ring holding
@@ -9,6 +9,10 @@
 //     [wk * spw, (wk + 1) * spw) of every BK step: per slice one ldmatrix per 16 rows of A, one
 //     or two 16-byte shared loads of B, bit-arithmetic dequantization into operand registers
 //     (mma_dequant.cuh), eight m16n8k16 mma.sync per 16 rows, fp32 accumulators;
+//   - 8-bit activations (kS8, e4m3) multiply on the same m16n8k16 in the c type: each lane
+//     reads its four A pairs with 2-byte shared loads and widens them exactly (mma_dequant.cuh
+//     activation_pair8), so the weights, their layout and everything after the main loop are the
+//     16-bit body's; the per-row activation scales join the epilogue;
 //   - on sm_90a, tiles of 32-64 rows multiply through wgmma instead (design.md section 11,
 //     wgmma.cuh): warpgroups own 64-column units, each warp dequantizes the A fragments of its
 //     16 rows of every unit, the activation tile is the shared-memory operand; a batch of
@@ -69,6 +73,7 @@ __device__ __forceinline__ void mma_body(MARLIN_KERNEL_PARAMS) {
   constexpr KernelConfig kCfg{a_type_id,      b_type_id,       c_type_id,       s_type_id,
                               threads,        thread_m_blocks, thread_n_blocks, thread_k_blocks,
                               m_block_size_8, stages,          group_blocks,    is_zp_float};
+  static_assert(uses_mma_body(kCfg), "this config runs the reference body");
   constexpr MmaShape kShape = mma_shape(kCfg);
   static_assert(kShape.valid, "no warp layout of the tensor-core body fits this tile");
   constexpr int kBM = kShape.bm;
@@ -81,7 +86,10 @@ __device__ __forceinline__ void mma_body(MARLIN_KERNEL_PARAMS) {
   constexpr int kLaneWords = kBits == 4 ? 4 : 8;  // B words per lane per unit
   constexpr int kUnitWords = unit_words(kBits);
   constexpr int kUnitsPerSlice = kBN / kUnitN;
-  constexpr int kAChunksPerRow = kBK / 8;  // 16-byte chunks of one A row
+  // 8-bit activations: bytes per element, 1 (widened to the c type per lane) or 2.
+  constexpr int kAElemBytes = TypeTraits<a_type_id>::kBytes;
+  constexpr bool kWidenA = kAElemBytes == 1;
+  constexpr int kAChunksPerRow = kBK * kAElemBytes / 16;  // 16-byte chunks of one A row
   // The ring (kernel_config.h): `stages` slots of [A tile | rest: B, scales, zero points];
   // wgmma keeps the A tiles together instead, so that each sits on 1024 bytes.
   constexpr int kABytes = mma_a_bytes(kCfg);
@@ -90,6 +98,7 @@ __device__ __forceinline__ void mma_body(MARLIN_KERNEL_PARAMS) {
   // Hopper: 32-64-row tiles through wgmma (wgmma.cuh), the lane's 16 rows of kCb units.
   constexpr WgmmaShape kWg = wgmma_shape(kCfg);
   constexpr bool kWgmma = MARLIN_HAS_WGMMA && kWg.valid;
+  static_assert(!kWidenA || (!kWgmma && !m_block_size_8), "8-bit activations: 16+ row mma.sync");
   auto a_tile_off = [](int slot) {
     return static_cast<uint32_t>(kWgmma ? slot * kABytes : slot * kStageBytes);
   };
@@ -145,8 +154,7 @@ __device__ __forceinline__ void mma_body(MARLIN_KERNEL_PARAMS) {
   constexpr bool kScaleAcc = !kWgmma && m_block_size_8 && kGroupPerStep;
   static_assert(!kScaleAcc || kWeightsA, "the folded scales follow the lane's weight columns");
   static_assert(!kZp || kBits == 4 || !is_zp_float, "float zero points are 4-bit only");
-  (void)use_atomic_add, (void)use_fp32_reduce, (void)max_shared_mem, (void)num_groups,
-      (void)a_scales_ptr;
+  (void)use_atomic_add, (void)use_fp32_reduce, (void)max_shared_mem, (void)num_groups;
 
   extern __shared__ int4 smem_raw[];
   uint8_t* const smem = reinterpret_cast<uint8_t*>(smem_raw);
@@ -187,7 +195,8 @@ __device__ __forceinline__ void mma_body(MARLIN_KERNEL_PARAMS) {
 
   // Per-lane shared-memory offsets within an A tile and a rest slot for the i-th slice of the
   // lane's run, fixed for the whole kernel. mma.sync: A at the lane's ldmatrix row of 16-row
-  // tile 0 (tiles are 16 rows of 128 bytes apart); B the lane's 16 or 32 bytes of unit wn.
+  // tile 0 (tiles are 16 rows of 128 bytes apart), or for 8-bit activations at its pair of
+  // row g, k 2t in the slice's 16-byte chunk; B the lane's 16 or 32 bytes of unit wn.
   // wgmma: A at the slice's first k (the descriptor's start; the hardware applies the swizzle);
   // B the lane's 4 or 8 bytes per unit for each of its kCb units, contiguous (layout_v2.h: lane
   // word q holds the 16-row fragment of columns 16q..16q+15 of a unit).
@@ -204,6 +213,10 @@ __device__ __forceinline__ void mma_body(MARLIN_KERNEL_PARAMS) {
       b_frag_off[i] = static_cast<uint32_t>(
           kBOff +
           (unit * kUnitWords + lane * kLaneWords + ((wq * kCb) % 4) * (kLaneWords / 4)) * 4);
+    } else if constexpr (kWidenA) {
+      a_frag_off[i] = static_cast<uint32_t>(mma_a_offset(kBM, g, s) + 2 * t);
+      b_frag_off[i] = static_cast<uint32_t>(
+          kBOff + ((s * kUnitsPerSlice + wn) * kUnitWords + lane * kLaneWords) * 4);
     } else {
       const int r = m_block_size_8 ? lane % 8 : lane % 16;
       const int ch = 2 * s + (m_block_size_8 ? (lane / 8) % 2 : lane / 16);
@@ -292,8 +305,8 @@ __device__ __forceinline__ void mma_body(MARLIN_KERNEL_PARAMS) {
       const int ch = i % kAChunksPerRow;
       a_valid[it] = r < tile_rows && (kAChunks % threads == 0 || i < kAChunks);
       // Rows past prob_m point at row m0 (always valid) and copy nothing.
-      a_src[it] = a_bytes + static_cast<int64_t>(m0 + (r < tile_rows ? r : 0)) * lda * 2 + ch * 16 +
-                  static_cast<int64_t>(kt_begin) * (kBK * 2);
+      a_src[it] = a_bytes + static_cast<int64_t>(m0 + (r < tile_rows ? r : 0)) * lda * kAElemBytes +
+                  ch * 16 + static_cast<int64_t>(kt_begin) * (kBK * kAElemBytes);
       a_dst[it] = mma_a_offset(kBM, r, ch);
     }
     const uint8_t* b_src[kBCopies];
@@ -313,7 +326,7 @@ __device__ __forceinline__ void mma_body(MARLIN_KERNEL_PARAMS) {
       for (int it = 0; it < kACopies; ++it) {
         if (kAChunks % threads != 0 && tid + it * threads >= kAChunks) break;
         copy16(a_tile + a_dst[it], a_src[it], a_valid[it]);
-        a_src[it] += kBK * 2;
+        a_src[it] += kBK * kAElemBytes;
       }
       // B: per 16-row slice, the tile's units are one contiguous run.
 #pragma unroll
@@ -431,12 +444,22 @@ __device__ __forceinline__ void mma_body(MARLIN_KERNEL_PARAMS) {
     auto load_frags = [&](uint32_t slot_off, int i, Frags& f) {
 #pragma unroll
       for (int mt = 0; mt < kMT; ++mt) {
-        const uint32_t addr = smem_base + slot_off + a_frag_off[i] + mt * 16 * 128;
-        if constexpr (m_block_size_8) {
+        if constexpr (kWidenA) {
+          // a0..a3: rows g, g + 8 (8 rows of 128 bytes apart) x k 2t, 2t + 8 (8 bytes apart).
+          // ldmatrix would hand each lane four consecutive bytes, which are not one pair.
+          const uint8_t* const p = smem + slot_off + a_frag_off[i] + mt * 16 * 128;
+          constexpr int kOff[4] = {0, 8 * 128, 8, 8 * 128 + 8};
+#pragma unroll
+          for (int e = 0; e < 4; ++e) {
+            f.a[mt][e] = mma::activation_pair8<a_type_id, c_type_id>(
+                *reinterpret_cast<const unsigned short*>(p + kOff[e]));
+          }
+        } else if constexpr (m_block_size_8) {
           // Rows 0-7 (a0, a2): all that the transposed multiply reads.
-          mma::ldmatrix_x2(f.a[mt][0], f.a[mt][2], addr);
+          mma::ldmatrix_x2(f.a[mt][0], f.a[mt][2],
+                           smem_base + slot_off + a_frag_off[i] + mt * 16 * 128);
         } else {
-          mma::ldmatrix_x4(f.a[mt], addr);
+          mma::ldmatrix_x4(f.a[mt], smem_base + slot_off + a_frag_off[i] + mt * 16 * 128);
         }
       }
       const uint8_t* bsrc = smem + slot_off + kABytes + b_frag_off[i];
@@ -763,9 +786,9 @@ __device__ __forceinline__ void mma_body(MARLIN_KERNEL_PARAMS) {
       write_c = split_arrival_is_last(locks, tile, splits);
     }
     if (write_c && first_row < tile_rows) {
-      // The epilogue: channelwise scales (kScaleOut), the NVFP4 global scale, bias, one rounding
-      // to the c type; four columns per 8-byte store. The thread's columns' scales and bias are
-      // read once per tile.
+      // The epilogue: channelwise scales (kScaleOut), the per-row activation scales (8-bit
+      // activations), the NVFP4 global scale, bias, one rounding to the c type; four columns per
+      // 8-byte store. The thread's columns' scales and bias are read once per tile.
       float col_scale[4], col_bias[4];
 #pragma unroll
       for (int q = 0; q < 4; ++q) {
@@ -807,13 +830,14 @@ __device__ __forceinline__ void mma_body(MARLIN_KERNEL_PARAMS) {
           const int row = first + u * kRowsPerPass;
           if (row >= tile_rows) break;
           const float v[4] = {sum[u].x, sum[u].y, sum[u].z, sum[u].w};
+          const float row_scale =
+              kWidenA ? global_scale * __ldg(a_scales_ptr + m0 + row) : global_scale;
           uint32_t packed[2] = {0u, 0u};
 #pragma unroll
           for (int q = 0; q < 4; ++q) {
-            packed[q / 2] |=
-                static_cast<uint32_t>(float_to_output_bits<c_type_id>(
-                    fmaf(kScaleOut ? v[q] * col_scale[q] : v[q], global_scale, col_bias[q])))
-                << (16 * (q % 2));
+            packed[q / 2] |= static_cast<uint32_t>(float_to_output_bits<c_type_id>(fmaf(
+                                 kScaleOut ? v[q] * col_scale[q] : v[q], row_scale, col_bias[q])))
+                             << (16 * (q % 2));
           }
           *reinterpret_cast<uint2*>(c_out + static_cast<int64_t>(row) * prob_n) =
               make_uint2(packed[0], packed[1]);

@@ -1,4 +1,5 @@
-// Weight codes -> m16n8k16 B operands in registers, for the tensor-core body (mma_body.cuh).
+// Weight codes -> m16n8k16 B operands in registers, for the tensor-core body (mma_body.cuh); and
+// 8-bit activations -> A operands, by the same rules.
 //
 // A "pair" is one 32-bit B operand register: two 16-bit values of the c type (fp16 or bf16),
 // rows (2t, 2t+1) or (2t+8, 2t+9) of one column (layout_v2.h). Codes become exact 16-bit values
@@ -176,6 +177,18 @@ template <ScalarTypeId c_type>
 __device__ __forceinline__ uint32_t mul2(uint32_t x, uint32_t y) {
   using T = typename Vec2Of<c_type>::T;
   return to_bits(__hmul2(from_bits<T>(x), from_bits<T>(y)));
+}
+
+// Two 8-bit activations (bytes 0 and 1 of x) -> their c-type pair (the A operand pair of rows
+// 2t, 2t+1 or 2t+8, 2t+9), exact: the weight-code rules of code_pair8 (kS8 as an offset-128
+// code, e4m3 bits moved into place), then for e4m3 the FloatFix factor.
+template <ScalarTypeId a_type, ScalarTypeId c_type>
+__device__ __forceinline__ uint32_t activation_pair8(uint32_t x) {
+  static_assert(a_type == kS8.id() || a_type == kFE4M3fn.id(), "8-bit activations: kS8 or e4m3");
+  const uint32_t v = code_pair8<a_type, c_type, 0>(x);
+  using Fix = FloatFix<a_type, c_type>;
+  if constexpr (Fix::kNeeded) return mul2<c_type>(v, splat_bits(Fix::kBits16));
+  return v;
 }
 
 // Scale bits (as stored, zero-extended) -> c-type 16-bit pattern. Exact for every s type the

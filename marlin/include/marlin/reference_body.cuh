@@ -1,5 +1,5 @@
-// The reference kernel body (design.md section 9): fp32 FMA, no tensor cores. Runs the 8-bit
-// activation schemes and the sm75 family, and is the baseline the tensor-core body
+// The reference kernel body (design.md section 9): fp32 FMA, no tensor cores. Runs the sm75
+// family (kernel_config.h uses_mma_body), and is the baseline the tensor-core body
 // (mma_body.cuh) is checked against.
 //
 //   - persistent blocks walk the BM x BN output tiles with a grid stride (tile index runs over M
