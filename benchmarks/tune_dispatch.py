@@ -12,7 +12,7 @@ marlin's dispatch table (marlin/csrc/generated/dispatch_table.h) from it:
         [--activation int8|fp8]
 
 --activation times gptq_int4_a_int8 / gptq_int4_a_fp8 (per-row quantized activations) instead of
-the 16-bit scheme; the dispatch table is derived from the 16-bit runs only.
+the 16-bit scheme; the dispatch table keeps their entries apart (the header's a_bits).
 """
 
 from __future__ import annotations
@@ -131,6 +131,7 @@ def main() -> int:
         "command": " ".join(sys.argv),
         "dtype": args.dtype,
         "scheme": f"gptq_int4_a_{args.activation} g128" if args.activation else "gptq_int4 g128",
+        "a_bits": 8 if args.activation else 16,  # tools/dispatch_table.py keys entries by it
         "candidate_fields": [
             "threads",
             "thread_k",

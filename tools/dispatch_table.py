@@ -1,12 +1,17 @@
-"""Derives marlin's measured dispatch table from a benchmarks/tune_dispatch.py run.
+"""Derives marlin's measured dispatch table from benchmarks/tune_dispatch.py runs.
 
     python3 tools/dispatch_table.py benchmarks/results/tune_h200.json \\
+        benchmarks/results/tune_h200_a_int8.json benchmarks/results/tune_h200_a_fp8.json \\
         --out marlin/csrc/generated/dispatch_table.h
 
-For every measured (K, N, M) the fastest exec config (thread config, M tile, split-K factor) is
-kept; the host (exec_config.cc) picks the entry of the nearest measured shape for the device's
-SM count and checks it against the problem before using it. The header is checked in and kept
-honest by //tests/dispatch:dispatch_table_test, which renders it again from the JSON.
+Entries are keyed by activation width (the header's `a_bits`: 16, or 8 for the runs of
+`--activation int8|fp8`, which run another body: no 8-row tile, 2-byte A loads). For every
+measured (activation width, K, N, M) the fastest exec config (thread config, M tile, split-K
+factor) is kept; runs of the same width (int8 and fp8) are merged by the summed time of the
+configs that ran correctly in each. The host (exec_config.cc) picks the entry of the nearest
+measured shape for the problem's activation width and the device's SM count and checks it
+against the problem before using it. The header is checked in and kept honest by
+//tests/dispatch:dispatch_table_test, which renders it again from the JSON.
 """
 
 from __future__ import annotations
@@ -18,17 +23,46 @@ import sys
 FIELDS = ("threads", "thread_k", "thread_n", "thread_m_blocks", "m_block_size_8", "splits")
 
 
-def best_configs(rows: list[dict]) -> list[dict]:
-    """One entry per (k, n, m): the fastest forced config that ran and matched the reference."""
-    best: dict[tuple[int, int, int], dict] = {}
-    for row in rows:
-        if row["config"] == "auto" or not isinstance(row["us"], (int, float)):
+def activation_bits(header: dict) -> int:
+    """16, or 8 for an 8-bit-activation run (runs before `a_bits` was recorded were 16-bit)."""
+    bits = header.get("a_bits", 16)
+    if bits not in (8, 16):
+        raise ValueError(f"a_bits must be 8 or 16, got {bits!r}")
+    return bits
+
+
+def best_configs(runs: list[list[dict]]) -> list[dict]:
+    """One entry per (k, n, m): the forced config with the least time summed over `runs` (the
+    rows of one or more runs of one activation width) among those that ran and matched the
+    reference in every run that measured the point; `us` is its mean time."""
+    times: dict[tuple[int, int, int], dict[tuple, list[float]]] = {}
+    bad: set[tuple] = set()
+    for rows in runs:
+        for row in rows:
+            if row["config"] == "auto":
+                continue
+            point = (row["k"], row["n"], row["m"])
+            config = tuple(row["config"])
+            if not isinstance(row["us"], (int, float)):
+                bad.add((point, config))
+                continue
+            times.setdefault(point, {}).setdefault(config, []).append(float(row["us"]))
+    best = []
+    for point in sorted(times):
+        runs_here = max(len(us) for us in times[point].values())
+        ran = {
+            c: us
+            for c, us in times[point].items()
+            if len(us) == runs_here and (point, c) not in bad
+        }
+        if not ran:
             continue
-        key = (row["k"], row["n"], row["m"])
-        if key not in best or row["us"] < best[key]["us"]:
-            best[key] = {"k": key[0], "n": key[1], "m": key[2], "us": float(row["us"])}
-            best[key].update(dict(zip(FIELDS, row["config"], strict=True)))
-    return [best[key] for key in sorted(best)]
+        config = min(ran, key=lambda c: sum(ran[c]))
+        entry = {"k": point[0], "n": point[1], "m": point[2]}
+        entry["us"] = sum(ran[config]) / len(ran[config])
+        entry.update(dict(zip(FIELDS, config, strict=True)))
+        best.append(entry)
+    return best
 
 
 def auto_times(rows: list[dict]) -> dict[tuple[int, int, int], float]:
@@ -39,24 +73,41 @@ def auto_times(rows: list[dict]) -> dict[tuple[int, int, int], float]:
     }
 
 
-def render(tune: dict, source: str) -> str:
-    header = tune["header"]
-    entries = best_configs(tune["rows"])
-    if not entries:
-        raise ValueError(f"{source}: no measured config ran correctly")
-    sms = int(header["sms"])
+def table_entries(tunes: list[tuple[str, dict]]) -> list[dict]:
+    """The entries of every run, keyed by (SM count, activation width), sorted."""
+    groups: dict[tuple[int, int], list[list[dict]]] = {}
+    for source, tune in tunes:
+        key = (int(tune["header"]["sms"]), activation_bits(tune["header"]))
+        groups.setdefault(key, []).append(tune["rows"])
+        if not best_configs([tune["rows"]]):
+            raise ValueError(f"{source}: no measured config ran correctly")
+    entries = []
+    for (sms, bits), runs in sorted(groups.items(), key=lambda g: (g[0][0], -g[0][1])):
+        entries += [{"sms": sms, "a_bits": bits, **e} for e in best_configs(runs)]
+    return entries
+
+
+def render(tunes: list[tuple[str, dict]]) -> str:
+    """The header for (source path, tune JSON) runs."""
+    entries = table_entries(tunes)
     lines = [
-        f"// Generated by tools/dispatch_table.py from {source}; do not edit.",
-        f"// Measured on {header['card']} ({sms} SMs), {header['date']}, "
-        f"commit {header['commit']},",
-        f"// {header['scheme']} {header['dtype']}: the fastest exec config per (K, N, M).",
+        "// Generated by tools/dispatch_table.py from the runs below; do not edit.",
         "// clang-format off",
+        "// The fastest exec config per (activation bits, K, N, M), measured in:",
+    ]
+    for source, tune in tunes:
+        h = tune["header"]
+        lines.append(
+            f"//   {source}: {h['card']} ({h['sms']} SMs), {h['date']}, commit {h['commit']}, "
+            f"{h['scheme']} {h['dtype']}"
+        )
+    lines += [
         "#pragma once",
         "",
         "namespace marlin {",
         "",
         "struct DispatchEntry {",
-        "  int sms, k, n, m;",
+        "  int sms, a_bits, k, n, m;",
         "  int threads, thread_k, thread_n, thread_m_blocks;",
         "  bool m_block_size_8;",
         "  int splits;",
@@ -71,7 +122,8 @@ def render(tune: dict, source: str) -> str:
     for e in entries:
         m8 = "true" if e["m_block_size_8"] else "false"
         lines.append(
-            f"    {{{sms}, {e['k']}, {e['n']}, {e['m']}, {e['threads']}, {e['thread_k']}, "
+            f"    {{{e['sms']}, {e['a_bits']}, {e['k']}, {e['n']}, {e['m']}, {e['threads']}, "
+            f"{e['thread_k']}, "
             f"{e['thread_n']}, {e['thread_m_blocks']}, {m8}, {e['splits']}, {e['us']:.1f}f}},"
         )
     lines += ["};", "", "}  // namespace generated", "}  // namespace marlin", ""]
@@ -80,20 +132,25 @@ def render(tune: dict, source: str) -> str:
 
 def main(argv: list[str]) -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("tune_json")
+    p.add_argument("tune_json", nargs="+")
     p.add_argument("--out", required=True)
-    p.add_argument("--source-name", help="path recorded in the header (default: tune_json)")
     args = p.parse_args(argv)
-    with open(args.tune_json) as f:
-        tune = json.load(f)
-    text = render(tune, args.source_name or args.tune_json)
+    tunes = []
+    for path in args.tune_json:
+        with open(path) as f:
+            tunes.append((path, json.load(f)))
+    text = render(tunes)
     with open(args.out, "w") as f:
         f.write(text)
-    autos = auto_times(tune["rows"])
-    for e in best_configs(tune["rows"]):
-        auto = autos.get((e["k"], e["n"], e["m"]))
-        gain = f"{auto / e['us']:.2f}x" if auto else "-"
-        print(f"{e['k']}x{e['n']} m={e['m']}: {e['us']:.1f} us (heuristic {auto or '-'}; {gain})")
+    for source, tune in tunes:
+        autos = auto_times(tune["rows"])
+        for e in best_configs([tune["rows"]]):
+            auto = autos.get((e["k"], e["n"], e["m"]))
+            gain = f"{auto / e['us']:.2f}x" if auto else "-"
+            print(
+                f"{source} {e['k']}x{e['n']} m={e['m']}: {e['us']:.1f} us "
+                f"(before {auto or '-'}; {gain})"
+            )
     return 0
 
 

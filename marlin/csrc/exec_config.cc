@@ -630,16 +630,20 @@ int choose_split_k(const GemmProblem& p, const DeviceLimits& device, const ExecP
 
 namespace {
 
-// The measured entry for a pass of `rows` rows (design.md section 11): this device's SM count,
-// the smallest measured M >= rows (else the largest), the nearest measured (K, N) in log
-// distance. Null when nothing was measured on a GPU with this many SMs.
+// The measured entry for a pass of `rows` rows (design.md section 11): this device's SM count
+// and the problem's activation width, the smallest measured M >= rows (else the largest), the
+// nearest measured (K, N) in log distance. Null when nothing was measured for them.
 const DispatchEntry* measured_entry(const DispatchTable& dispatch, const GemmProblem& p,
                                     const DeviceLimits& device, int64_t rows) {
+  const int a_bits = 8 * p.a_elem_bytes;
+  auto measured_here = [&](const DispatchEntry& e) {
+    return e.sms == device.num_sms && e.a_bits == a_bits;
+  };
   int64_t m = -1;
   int64_t largest = -1;
   for (int i = 0; i < dispatch.size; ++i) {
     const DispatchEntry& e = dispatch.entries[i];
-    if (e.sms != device.num_sms) continue;
+    if (!measured_here(e)) continue;
     largest = std::max<int64_t>(largest, e.m);
     if (e.m >= rows && (m < 0 || e.m < m)) m = e.m;
   }
@@ -649,7 +653,7 @@ const DispatchEntry* measured_entry(const DispatchTable& dispatch, const GemmPro
   double best_distance = 0;
   for (int i = 0; i < dispatch.size; ++i) {
     const DispatchEntry& e = dispatch.entries[i];
-    if (e.sms != device.num_sms || e.m != m) continue;
+    if (!measured_here(e) || e.m != m) continue;
     // |log(K / K')| + |log(N / N')|, compared through its exponential: no log per entry.
     const auto ratio = [](double x, double y) { return x > y ? x / y : y / x; };
     const double distance =
@@ -728,16 +732,17 @@ Status choose_exec_config(const GemmProblem& p, const DeviceLimits& device,
       continue;
     }
 
-    // The tensor-core body's exec config comes from measurements when this GPU was measured and
-    // the measured config serves this problem; otherwise from the heuristics below.
-    if (a_16bit && stages > 2) {
+    // The tensor-core body's exec config comes from measurements when this GPU was measured with
+    // this activation width and the measured config serves this problem; otherwise from the
+    // heuristics below.
+    if (stages > 2) {
       if (const DispatchEntry* e = measured_entry(dispatch, p, device, split)) {
         ExecOverride measured;
         measured.threads = e->threads;
         measured.thread_k = e->thread_k;
         measured.thread_n = e->thread_n;
         measured.thread_m_blocks = e->thread_m_blocks;
-        measured.m_block_size_8 = e->m_block_size_8 && split <= 8;
+        measured.m_block_size_8 = e->m_block_size_8 && m_block_size_8;
         measured.splits = 1;
         ExecPass pass;
         if (forced_pass(p, device, table, measured, stages, row, split, &pass).ok()) {

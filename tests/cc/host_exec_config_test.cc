@@ -109,6 +109,7 @@ const marlin::DispatchTable kHeuristicOnly{};
 const ScalarTypeId kF16 = marlin::kFloat16.id();
 const ScalarTypeId kBF16 = marlin::kBFloat16.id();
 const ScalarTypeId kU4B8 = marlin::kU4B8.id();
+const ScalarTypeId kInt8Act = marlin::kS8.id();
 
 void test_find_kernel() {
   FakeTable table(scheme_kernels(kF16, kU4B8, kF16, kF16, {-1, 8}, 4));
@@ -376,20 +377,25 @@ void test_scheme_for() {
 }  // namespace
 
 // The generated table: every entry is a config the preset instantiates and the dispatcher
-// takes for its own shape on a GPU with its SM count.
+// takes for its own shape on a GPU with its SM count, with activations of its width (int8 for
+// the 8-bit entries: no 8-row tile).
 void test_measured_table() {
-  FakeTable table(scheme_kernels(kF16, kU4B8, kF16, kF16, {-1, 8}, 4));
+  FakeTable table16(scheme_kernels(kF16, kU4B8, kF16, kF16, {-1, 8}, 4));
+  FakeTable table8(scheme_kernels(kInt8Act, kU4B8, kF16, kF16, {-1, 8}, 4));
   const marlin::DispatchTable& measured = marlin::measured_dispatch();
   EXPECT_TRUE(measured.size > 0);
   for (int i = 0; i < measured.size; ++i) {
     const marlin::DispatchEntry& e = measured.entries[i];
+    EXPECT_TRUE(e.a_bits == 16 || e.a_bits == 8);
     EXPECT_TRUE(e.splits >= 1 && e.splits <= marlin::kMaxSplitK);
-    EXPECT_TRUE(!e.m_block_size_8 || (e.thread_m_blocks == 1 && e.m <= 8));
+    EXPECT_TRUE(!e.m_block_size_8 || (e.thread_m_blocks == 1 && e.m <= 8 && e.a_bits == 16));
     DeviceLimits d = h100();
     d.num_sms = e.sms;
     std::vector<ExecPass> passes;
-    auto status = marlin::choose_exec_config(problem(e.m, e.n, e.k, kF16, 8), d, table.view,
-                                             &passes, nullptr, measured);
+    const bool a16 = e.a_bits == 16;
+    auto status =
+        marlin::choose_exec_config(problem(e.m, e.n, e.k, a16 ? kF16 : kInt8Act, 8), d,
+                                   a16 ? table16.view : table8.view, &passes, nullptr, measured);
     EXPECT_STATUS(status, Code::kOk, "", "measured entry");
     EXPECT_TRUE(!passes.empty());
     if (passes.empty()) continue;
@@ -408,12 +414,13 @@ void test_measured_table() {
 void test_measured_lookup() {
   FakeTable table(scheme_kernels(kF16, kU4B8, kF16, kF16, {-1, 8}, 4));
   const marlin::DispatchEntry entries[] = {
-      {132, 4096, 4096, 1, 128, 64, 128, 1, false, 8, 10.f},
-      {132, 4096, 4096, 16, 256, 128, 128, 1, false, 4, 12.f},
-      {132, 8192, 28672, 1, 128, 64, 128, 1, true, 4, 60.f},
-      {132, 4096, 4096, 256, 256, 128, 128, 4, false, 1, 40.f},  // no such kernel (small cfg, 4)
+      {132, 16, 4096, 4096, 1, 128, 64, 128, 1, false, 8, 10.f},
+      {132, 16, 4096, 4096, 16, 256, 128, 128, 1, false, 4, 12.f},
+      {132, 16, 8192, 28672, 1, 128, 64, 128, 1, true, 4, 60.f},
+      {132, 16, 4096, 4096, 256, 256, 128, 128, 4, false, 1, 40.f},  // no such kernel
+      {132, 8, 4096, 4096, 1, 128, 128, 64, 1, false, 3, 11.f},
   };
-  const marlin::DispatchTable dispatch{entries, 4};
+  const marlin::DispatchTable dispatch{entries, 5};
   std::vector<ExecPass> passes;
   // M = 1 near 4096x4096 (4096x5120): entry 0.
   auto status = marlin::choose_exec_config(problem(1, 5120, 4096), h100(), table.view, &passes,
@@ -439,6 +446,25 @@ void test_measured_lookup() {
   status = marlin::choose_exec_config(problem(256, 4096, 4096), h100(), table.view, &passes,
                                       nullptr, dispatch);
   EXPECT_STATUS(status, Code::kOk, "", "fallback");
+  // 8-bit activations take the 8-bit entry of the nearest shape, 16-bit ones never do.
+  FakeTable table8(scheme_kernels(kInt8Act, kU4B8, kF16, kF16, {-1, 8}, 4));
+  status = marlin::choose_exec_config(problem(1, 28672, 8192, kInt8Act), h100(), table8.view,
+                                      &passes, nullptr, dispatch);
+  EXPECT_STATUS(status, Code::kOk, "", "8-bit lookup");
+  if (passes.size() == 1) {
+    expect_pass(passes[0], 0, 1, 128, 1, 4, 8, false);
+    EXPECT_EQ(passes[0].splits, 3);
+  }
+  const marlin::DispatchTable only8{entries + 4, 1};
+  std::vector<ExecPass> heuristic16;
+  (void)marlin::choose_exec_config(problem(1, 4096, 4096), h100(), table.view, &passes, nullptr,
+                                   only8);
+  (void)marlin::choose_exec_config(problem(1, 4096, 4096), h100(), table.view, &heuristic16,
+                                   nullptr, kHeuristicOnly);
+  if (passes.size() == 1 && heuristic16.size() == 1) {
+    EXPECT_TRUE(passes[0].config == heuristic16[0].config);
+    EXPECT_EQ(passes[0].splits, heuristic16[0].splits);
+  }
   // Another SM count: nothing measured, the heuristic's choice.
   DeviceLimits other = h100();
   other.num_sms = 114;

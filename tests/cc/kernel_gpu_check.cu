@@ -171,6 +171,103 @@ struct Result {
   int passed = 0, failed = 0;
 };
 
+// The dequantization primitives alone (mma_dequant.cuh), exhaustively. Integer codes: every
+// 4-bit code at every pair position of a word whose other nibbles are all ones, with every int
+// zero point folded into the bias (kU4, code_bias4) and with the type's own bias (kU4B8): both
+// halves must be exactly q - z. Float codes in fp16: every e4m3 and e2m1 code left unfixed (the
+// FloatFix fold of mma_body.cuh) must be exactly its value times 2^-8 / 2^-14.
+constexpr int kIntCodeCases = 17 * 16 * 4;  // (zero point 0..15 | kU4B8) x code x pair
+
+template <ScalarTypeId c_type, int p>
+__device__ uint32_t int_pair(uint32_t word, int z) {
+  using namespace marlin::mma;
+  if (z == 16) return code_pair4<marlin::kU4B8.id(), c_type, p>(word);
+  return code_pair4<marlin::kU4.id(), c_type, p>(word, code_bias4<marlin::kU4.id(), c_type, p>(z));
+}
+
+template <ScalarTypeId c_type>
+__device__ float2 pair_values(uint32_t v) {
+  if constexpr (c_type == marlin::kFloat16.id()) {
+    return __half22float2(marlin::mma::from_bits<__half2>(v));
+  } else {
+    return __bfloat1622float2(marlin::mma::from_bits<__nv_bfloat162>(v));
+  }
+}
+
+template <ScalarTypeId c_type>
+__global__ void int_code_kernel(float2* out) {
+  const int i = static_cast<int>(blockIdx.x * blockDim.x + threadIdx.x);
+  if (i >= kIntCodeCases) return;
+  const int z = i / 64, q = (i / 4) % 16, p = i % 4;
+  const uint32_t nibbles = (0xFu << (4 * p)) | (0xFu << (4 * p + 16));
+  const uint32_t word = (~nibbles) | (static_cast<uint32_t>(q) * 0x00010001u << (4 * p));
+  uint32_t v = 0;
+  switch (p) {
+    case 0:
+      v = int_pair<c_type, 0>(word, z);
+      break;
+    case 1:
+      v = int_pair<c_type, 1>(word, z);
+      break;
+    case 2:
+      v = int_pair<c_type, 2>(word, z);
+      break;
+    default:
+      v = int_pair<c_type, 3>(word, z);
+      break;
+  }
+  out[i] = pair_values<c_type>(v);
+}
+
+__global__ void float_code_kernel(float2* out) {
+  using namespace marlin::mma;
+  constexpr ScalarTypeId kF16 = marlin::kFloat16.id();
+  const uint32_t code = threadIdx.x;  // 0..255 e4m3, then 0..15 e2m1 in out[256 + code]
+  out[code] = pair_values<kF16>(code_pair8<marlin::kFE4M3fn.id(), kF16, 0>(code * 0x0101u));
+  if (code < 16) {
+    out[256 + code] = pair_values<kF16>(code_pair4<marlin::kFE2M1f.id(), kF16, 0>(code * 0x10001u));
+  }
+}
+
+template <ScalarTypeId c_type>
+int check_int_codes() {
+  float2* d = nullptr;
+  CUDA_CHECK(cudaMalloc(&d, kIntCodeCases * sizeof(float2)));
+  int_code_kernel<c_type><<<(kIntCodeCases + 255) / 256, 256>>>(d);
+  CUDA_CHECK(cudaGetLastError());
+  std::vector<float2> h(kIntCodeCases);
+  CUDA_CHECK(cudaMemcpy(h.data(), d, h.size() * sizeof(float2), cudaMemcpyDeviceToHost));
+  CUDA_CHECK(cudaFree(d));
+  int bad = 0;
+  for (int i = 0; i < kIntCodeCases; ++i) {
+    const int z = i / 64, q = (i / 4) % 16;
+    const float want = static_cast<float>(q - (z == 16 ? 8 : z));
+    bad += h[i].x != want || h[i].y != want;
+  }
+  return bad;
+}
+
+int check_float_codes() {
+  float2* d = nullptr;
+  CUDA_CHECK(cudaMalloc(&d, 272 * sizeof(float2)));
+  float_code_kernel<<<1, 256>>>(d);
+  CUDA_CHECK(cudaGetLastError());
+  std::vector<float2> h(272);
+  CUDA_CHECK(cudaMemcpy(h.data(), d, h.size() * sizeof(float2), cudaMemcpyDeviceToHost));
+  CUDA_CHECK(cudaFree(d));
+  int bad = 0;
+  for (uint32_t code = 0; code < 256; ++code) {
+    const double want = e4m3_value(static_cast<uint8_t>(code));
+    if (std::isnan(want)) continue;  // 0x7F / 0xFF: no weight or activation holds them
+    bad += h[code].x * 0x1p8 != want || h[code].y * 0x1p8 != want;
+  }
+  for (uint32_t code = 0; code < 16; ++code) {
+    const double want = e2m1_value(code);
+    bad += h[256 + code].x * 0x1p14 != want || h[256 + code].y * 0x1p14 != want;
+  }
+  return bad;
+}
+
 void run_case(const Case& cs, int sm_count, int max_smem, std::mt19937& rng, Result& res) {
   const KernelConfig& c = cs.cfg;
   const int K = cs.k, N = cs.n, lda = cs.k + cs.lda_pad;
@@ -407,6 +504,17 @@ int main() {
   std::printf("e4m3 host decoder vs cuda_fp8.h: %d mismatches %s\n", fp8_mismatch,
               fp8_mismatch == 0 ? "PASS" : "FAIL");
   (fp8_mismatch == 0 ? res.passed : res.failed)++;
+
+  const int int_bad_f16 = check_int_codes<marlin::kFloat16.id()>();
+  const int int_bad_bf16 = check_int_codes<marlin::kBFloat16.id()>();
+  const int float_bad = check_float_codes();
+  std::printf("4-bit int codes (zero points folded into the bias): %d / %d mismatches %s\n",
+              int_bad_f16 + int_bad_bf16, 2 * kIntCodeCases,
+              int_bad_f16 + int_bad_bf16 == 0 ? "PASS" : "FAIL");
+  (int_bad_f16 + int_bad_bf16 == 0 ? res.passed : res.failed)++;
+  std::printf("fp16 e4m3 / e2m1 codes left unfixed: %d mismatches %s\n", float_bad,
+              float_bad == 0 ? "PASS" : "FAIL");
+  (float_bad == 0 ? res.passed : res.failed)++;
 
   int dev = 0, sm_count = 0, max_smem = 0;
   CUDA_CHECK(cudaGetDevice(&dev));

@@ -1,8 +1,8 @@
 """marlin/csrc/generated/dispatch_table.h is a fresh render of the committed measurements.
 
 Fails while the header is stale; regenerate with
-    python3 tools/dispatch_table.py benchmarks/results/tune_h200.json \\
-        --out marlin/csrc/generated/dispatch_table.h
+    python3 tools/dispatch_table.py TUNES... --out marlin/csrc/generated/dispatch_table.h
+(TUNES below, in that order).
 """
 
 import json
@@ -11,27 +11,36 @@ import os
 from tools import dispatch_table
 
 REPO_ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-TUNE = "benchmarks/results/tune_h200.json"
+TUNES = (
+    "benchmarks/results/tune_h200.json",
+    "benchmarks/results/tune_h200_a_int8.json",
+    "benchmarks/results/tune_h200_a_fp8.json",
+)
 HEADER = "marlin/csrc/generated/dispatch_table.h"
 
 
-def _tune():
-    with open(os.path.join(REPO_ROOT, TUNE)) as f:
-        return json.load(f)
+def _tunes():
+    tunes = []
+    for path in TUNES:
+        with open(os.path.join(REPO_ROOT, path)) as f:
+            tunes.append((path, json.load(f)))
+    return tunes
 
 
 def test_header_is_fresh():
     with open(os.path.join(REPO_ROOT, HEADER)) as f:
         checked_in = f.read()
-    assert checked_in == dispatch_table.render(_tune(), TUNE), (
-        f"{HEADER} is stale: python3 tools/dispatch_table.py {TUNE} --out {HEADER}"
+    assert checked_in == dispatch_table.render(_tunes()), (
+        f"{HEADER} is stale: python3 tools/dispatch_table.py {' '.join(TUNES)} --out {HEADER}"
     )
 
 
 def test_measurements_say_where_they_come_from():
-    header = _tune()["header"]
-    for key in ("card", "sms", "date", "commit", "command", "scheme", "dtype"):
-        assert header.get(key), key
+    for path, tune in _tunes():
+        header = tune["header"]
+        for key in ("card", "sms", "date", "commit", "command", "scheme", "dtype"):
+            assert header.get(key), (path, key)
+        assert dispatch_table.activation_bits(header) in (8, 16), path
 
 
 def test_best_is_the_fastest_correct_run():
@@ -42,7 +51,7 @@ def test_best_is_the_fastest_correct_run():
         {"k": 64, "n": 64, "m": 1, "config": [128, 128, 64, 1, True, 4], "us": "no kernel"},
         {"k": 64, "n": 64, "m": 16, "config": [128, 128, 64, 1, False, 1], "us": None},
     ]
-    best = dispatch_table.best_configs(rows)
+    best = dispatch_table.best_configs([rows])
     assert best == [
         {
             "k": 64,
@@ -59,11 +68,36 @@ def test_best_is_the_fastest_correct_run():
     ]
 
 
+def test_runs_of_one_width_merge_by_summed_time():
+    def row(m, config, us):
+        return {"k": 64, "n": 64, "m": m, "config": config, "us": us}
+
+    fast_int8 = [128, 128, 64, 1, False, 1]
+    fast_fp8 = [256, 128, 128, 1, False, 2]
+    wrong_in_fp8 = [128, 64, 128, 1, False, 1]
+    int8 = [row(16, fast_int8, 1.0), row(16, fast_fp8, 1.5), row(16, wrong_in_fp8, 0.5)]
+    fp8 = [row(16, fast_int8, 3.0), row(16, fast_fp8, 2.0), row(16, wrong_in_fp8, None)]
+    (best,) = dispatch_table.best_configs([int8, fp8])
+    assert [best[f] for f in dispatch_table.FIELDS] == fast_fp8  # 3.5 us against 4.0
+    assert best["us"] == 1.75
+
+
+def test_entries_are_keyed_by_activation_width():
+    def tune(bits, us):
+        header = {"sms": 132, "a_bits": bits}
+        rows = [{"k": 64, "n": 64, "m": 1, "config": [128, 128, 64, 1, bits == 16, 1], "us": us}]
+        return ("t", {"header": header, "rows": rows})
+
+    entries = dispatch_table.table_entries([tune(8, 2.0), tune(16, 1.0)])
+    assert [(e["a_bits"], e["m_block_size_8"]) for e in entries] == [(16, True), (8, False)]
+
+
 def test_every_measured_shape_has_an_entry():
-    tune = _tune()
-    shapes = {(r["k"], r["n"], r["m"]) for r in tune["rows"]}
-    entries = {(e["k"], e["n"], e["m"]) for e in dispatch_table.best_configs(tune["rows"])}
-    assert entries == shapes
+    entries = dispatch_table.table_entries(_tunes())
+    for path, tune in _tunes():
+        bits = dispatch_table.activation_bits(tune["header"])
+        shapes = {(r["k"], r["n"], r["m"]) for r in tune["rows"]}
+        assert shapes <= {(e["k"], e["n"], e["m"]) for e in entries if e["a_bits"] == bits}, path
 
 
 def test_header_is_marked_as_generated():

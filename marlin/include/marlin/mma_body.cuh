@@ -42,7 +42,8 @@ namespace marlin {
 namespace detail {
 
 // Scale and zero point of `group` for column n, straight from global memory (channelwise and
-// act-order steps), as c-type 16-bit patterns.
+// act-order steps): the scale and a float zero point as c-type 16-bit patterns, an int zero
+// point as its code.
 template <ScalarTypeId s_type, ScalarTypeId c_type, ScalarTypeId b_type, bool is_zp_float>
 __device__ __forceinline__ void global_group_params(const void* scales, const void* zp, int prob_n,
                                                     int group, int n, uint32_t& s, uint32_t& z) {
@@ -59,9 +60,8 @@ __device__ __forceinline__ void global_group_params(const void* scales, const vo
     constexpr int kBits = TypeTraits<b_type>::kBits;
     constexpr int kPack = 32 / kBits;
     const int64_t word = static_cast<int64_t>(group) * (prob_n / kPack) + n / kPack;
-    const uint32_t q = (__ldg(static_cast<const uint32_t*>(zp) + word) >> ((n % kPack) * kBits)) &
-                       ((1u << kBits) - 1u);
-    z = mma::splat<c_type>(static_cast<float>(q)) & 0xFFFFu;
+    z = (__ldg(static_cast<const uint32_t*>(zp) + word) >> ((n % kPack) * kBits)) &
+        ((1u << kBits) - 1u);
   }
 }
 
@@ -135,6 +135,7 @@ __device__ __forceinline__ void mma_body(MARLIN_KERNEL_PARAMS) {
   constexpr bool kZp = BTraits::kNeedsZeroPoint;
   constexpr bool kHasGlobalScale = s_type_id == kFE4M3fn.id();
   using Fix = mma::FloatFix<b_type_id, c_type_id>;
+  using AFix = mma::FloatFix<a_type_id, c_type_id>;
   // Channelwise scales multiply the fp32 sums once at the end (B carries code - zero point):
   // fewer instructions per weight and no fp16 rounding of w * s.
   constexpr bool kScaleOut = kChannelwise;
@@ -153,6 +154,11 @@ __device__ __forceinline__ void mma_body(MARLIN_KERNEL_PARAMS) {
   // its accumulators are in flight across batches.
   constexpr bool kScaleAcc = !kWgmma && m_block_size_8 && kGroupPerStep;
   static_assert(!kScaleAcc || kWeightsA, "the folded scales follow the lane's weight columns");
+  // The float codes' exponent fix (FloatFix) joins the fp32 scales where those multiply the sums
+  // (weights: kScaleOut, kScaleAcc; e4m3 activations: the epilogue's row factor) instead of
+  // costing a multiply per pair: fp16 only (FloatFix::kFoldable), the same bits.
+  constexpr bool kWeightFixOut = Fix::kFoldable && (kScaleOut || kScaleAcc);
+  constexpr bool kActFixOut = kWidenA && AFix::kFoldable;
   static_assert(!kZp || kBits == 4 || !is_zp_float, "float zero points are 4-bit only");
   (void)use_atomic_add, (void)use_fp32_reduce, (void)max_shared_mem, (void)num_groups;
 
@@ -358,25 +364,34 @@ __device__ __forceinline__ void mma_body(MARLIN_KERNEL_PARAMS) {
 
     // B-side scale / zero point operands (c-type pairs) for the lane's column blocks (its
     // column lane_col(j) of each), indexed [j][0: rows 2t, 2t+1 | 1: rows 2t+8, 2t+9].
-    // kScaleAcc keeps the scales as fp32 per column block instead (group_scale).
+    // kScaleAcc keeps the scales as fp32 per column block instead (group_scale). Int zero
+    // points are folded into the code's bias pair instead (mma::code_bias4; the pair index is
+    // the k half, and act-order, whose halves differ, has no int zero points).
+    static_assert(!kIntZp || (kBits == 4 && !kActOrder), "int zero points: 4-bit, no act-order");
     uint32_t sc[kLaneBlocks][2];
     uint32_t zc[kLaneBlocks][2];
     float group_scale[kLaneBlocks];
-    auto set_params = [&](int j, uint32_t s16, uint32_t z16) {
+    // z: a float zero point's c-type bits, or an int zero point's code.
+    auto set_params = [&](int j, uint32_t s16, uint32_t z) {
       if constexpr (kScaleAcc) {
-        group_scale[j] = bits_to_float<c_type_id>(s16);
+        group_scale[j] = bits_to_float<c_type_id>(s16) * (kWeightFixOut ? Fix::kValue : 1.f);
       } else {
         sc[j][0] = sc[j][1] = mma::splat_bits(s16);
       }
-      zc[j][0] = zc[j][1] = mma::splat_bits(z16);
+      if constexpr (kIntZp) {
+        zc[j][0] = mma::code_bias4<b_type_id, c_type_id, 0>(static_cast<float>(z));
+        zc[j][1] = mma::code_bias4<b_type_id, c_type_id, 1>(static_cast<float>(z));
+      } else {
+        zc[j][0] = zc[j][1] = mma::splat_bits(z);
+      }
     };
     if constexpr (kChannelwise) {
 #pragma unroll
       for (int j = 0; j < kLaneBlocks; ++j) {
-        uint32_t s16, z16;
+        uint32_t s16, z;
         global_group_params<s_type_id, c_type_id, b_type_id, is_zp_float>(
-            scales_ptr, zp_ptr, prob_n, 0, n0 + lane_col(j), s16, z16);
-        set_params(j, s16, z16);
+            scales_ptr, zp_ptr, prob_n, 0, n0 + lane_col(j), s16, z);
+        set_params(j, s16, z);
       }
     }
 
@@ -392,16 +407,15 @@ __device__ __forceinline__ void mma_body(MARLIN_KERNEL_PARAMS) {
         } else {
           s16 = mma::scale_bits16<s_type_id, c_type_id>(srow[col]);
         }
-        uint32_t z16 = 0;
+        uint32_t z = 0;
         if constexpr (is_zp_float) {
-          z16 = *reinterpret_cast<const unsigned short*>(slot + kZOff + (r * kBN + col) * 2);
+          z = *reinterpret_cast<const unsigned short*>(slot + kZOff + (r * kBN + col) * 2);
         } else if constexpr (kIntZp) {
           const uint8_t* zrow = slot + kZOff + r * (kBN * kBits / 8);
           const uint32_t word = *reinterpret_cast<const uint32_t*>(zrow + (col * kBits / 32) * 4);
-          const uint32_t q = (word >> ((col % (32 / kBits)) * kBits)) & ((1u << kBits) - 1u);
-          z16 = mma::splat<c_type_id>(static_cast<float>(q)) & 0xFFFFu;
+          z = (word >> ((col % (32 / kBits)) * kBits)) & ((1u << kBits) - 1u);
         }
-        set_params(j, s16, z16);
+        set_params(j, s16, z);
       }
     };
 
@@ -451,7 +465,7 @@ __device__ __forceinline__ void mma_body(MARLIN_KERNEL_PARAMS) {
           constexpr int kOff[4] = {0, 8 * 128, 8, 8 * 128 + 8};
 #pragma unroll
           for (int e = 0; e < 4; ++e) {
-            f.a[mt][e] = mma::activation_pair8<a_type_id, c_type_id>(
+            f.a[mt][e] = mma::activation_pair8<a_type_id, c_type_id, !kActFixOut>(
                 *reinterpret_cast<const unsigned short*>(p + kOff[e]));
           }
         } else if constexpr (m_block_size_8) {
@@ -485,11 +499,15 @@ __device__ __forceinline__ void mma_body(MARLIN_KERNEL_PARAMS) {
 
     // A code pair (see mma_dequant.cuh) of column block j, k rows half -> the operand register.
     auto finish = [&](uint32_t v, int j, int half) -> uint32_t {
-      if constexpr (Fix::kNeeded) v = mma::mul2<c_type_id>(v, mma::splat_bits(Fix::kBits16));
+      if constexpr (Fix::kNeeded && !kWeightFixOut) {
+        v = mma::mul2<c_type_id>(v, mma::splat_bits(Fix::kBits16));
+      }
+      // Int zero points are already subtracted (code_pair4's bias).
+      constexpr bool kSubZero = kZp && !kIntZp;
       if constexpr (kScaleOut || kScaleAcc) {
-        return kZp ? mma::sub2<c_type_id>(v, zc[j][half]) : v;
+        return kSubZero ? mma::sub2<c_type_id>(v, zc[j][half]) : v;
       } else {
-        return mma::apply_zero_scale<c_type_id, kZp>(v, zc[j][half], sc[j][half]);
+        return mma::apply_zero_scale<c_type_id, kSubZero>(v, zc[j][half], sc[j][half]);
       }
     };
 
@@ -498,10 +516,19 @@ __device__ __forceinline__ void mma_body(MARLIN_KERNEL_PARAMS) {
     auto dequantize_tile = [&](const uint32_t* words, int x, uint32_t(&a)[4]) {
       if constexpr (kBits == 4) {
         const uint32_t w = words[x];
-        a[0] = finish(mma::code_pair4<b_type_id, c_type_id, 0>(w), 2 * x, 0);
-        a[2] = finish(mma::code_pair4<b_type_id, c_type_id, 1>(w), 2 * x, 1);
-        a[1] = finish(mma::code_pair4<b_type_id, c_type_id, 2>(w), 2 * x + 1, 0);
-        a[3] = finish(mma::code_pair4<b_type_id, c_type_id, 3>(w), 2 * x + 1, 1);
+        // Pair p's bias: the type's constant, or with the column's int zero point (zc).
+        auto code = [&](auto pair, int j) {
+          constexpr int p = decltype(pair)::value;
+          if constexpr (kIntZp) {
+            return mma::code_pair4<b_type_id, c_type_id, p>(w, zc[j][p % 2]);
+          } else {
+            return mma::code_pair4<b_type_id, c_type_id, p>(w);
+          }
+        };
+        a[0] = finish(code(std::integral_constant<int, 0>{}, 2 * x), 2 * x, 0);
+        a[2] = finish(code(std::integral_constant<int, 1>{}, 2 * x), 2 * x, 1);
+        a[1] = finish(code(std::integral_constant<int, 2>{}, 2 * x + 1), 2 * x + 1, 0);
+        a[3] = finish(code(std::integral_constant<int, 3>{}, 2 * x + 1), 2 * x + 1, 1);
       } else {
         const uint32_t w0 = words[2 * x], w1 = words[2 * x + 1];
         a[0] = finish(mma::code_pair8<b_type_id, c_type_id, 0>(w0), 2 * x, 0);
@@ -793,7 +820,9 @@ __device__ __forceinline__ void mma_body(MARLIN_KERNEL_PARAMS) {
 #pragma unroll
       for (int q = 0; q < 4; ++q) {
         const int col = n0 + run_col + q;
-        col_scale[q] = kScaleOut ? load_element<s_type_id>(scales_ptr, col) : 1.f;
+        col_scale[q] = kScaleOut ? load_element<s_type_id>(scales_ptr, col) *
+                                       (kWeightFixOut ? Fix::kValue : 1.f)
+                                 : 1.f;
         col_bias[q] = has_bias ? load_element<c_type_id>(b_bias_ptr, col) : 0.f;
       }
       unsigned short* const c_out = reinterpret_cast<unsigned short*>(C) + out_offset;
@@ -830,8 +859,9 @@ __device__ __forceinline__ void mma_body(MARLIN_KERNEL_PARAMS) {
           const int row = first + u * kRowsPerPass;
           if (row >= tile_rows) break;
           const float v[4] = {sum[u].x, sum[u].y, sum[u].z, sum[u].w};
-          const float row_scale =
-              kWidenA ? global_scale * __ldg(a_scales_ptr + m0 + row) : global_scale;
+          const float row_scale = kWidenA ? global_scale * __ldg(a_scales_ptr + m0 + row) *
+                                                (kActFixOut ? AFix::kValue : 1.f)
+                                          : global_scale;
           uint32_t packed[2] = {0u, 0u};
 #pragma unroll
           for (int q = 0; q < 4; ++q) {

@@ -68,6 +68,16 @@ struct FloatFix {
   static constexpr uint32_t kBits16 = c_type == kFloat16.id()
                                           ? (b_type == kFE4M3fn.id() ? 0x5C00u : 0x7400u)
                                           : (b_type == kFE4M3fn.id() ? 0x7B80u : 0x7E80u);
+  static constexpr float kValue = !kNeeded ? 1.f
+                                  : c_type == kFloat16.id()
+                                      ? (b_type == kFE4M3fn.id() ? 0x1p8f : 0x1p14f)
+                                  : b_type == kFE4M3fn.id() ? 0x1p120f
+                                                            : 0x1p126f;
+  // Whether a caller that scales fp32 sums anyway may apply kValue there instead of per pair:
+  // fp16 holds the shifted codes exactly (the smallest, e2m1's 0.5, is 2^-15) and their products
+  // stay far inside fp32's normal range, so the sums scaled by 2^-x round exactly as the fixed
+  // ones would. bf16's shift (2^-120) would put products below it.
+  static constexpr bool kFoldable = kNeeded && c_type == kFloat16.id();
 };
 
 // (x & mask) | bits in one LOP3. Written as PTX because C's `&` then `|` of two immediates
@@ -84,15 +94,34 @@ __device__ __forceinline__ uint32_t and_or(uint32_t x) {
 #endif
 }
 
-// Pair p (0..3) of a 4-bit word: codes at bits [4p, 4p+4) and [4p+16, 4p+20) -> value pair with
-// the type's fixed bias removed (kU4B8: q - 8; kU4: q, zero points come later; e2m1 * 2^-x).
+// The bias code_pair4 subtracts from pair p of 4-bit integer codes, as a c-type pair: the magic
+// number plus the type's bias (kU4B8: 8) plus z, where z is the integer zero point of kU4 codes
+// with int zero points (folded in here: (x - (M + z)) is as exact as (x - M) - z and one
+// instruction per pair fewer). fp16 subtracts M + z from even pairs and adds -(64 + z) to odd
+// ones (see code_pair4); bf16 subtracts M + z from every pair.
 template <ScalarTypeId b_type, ScalarTypeId c_type, int p>
-__device__ __forceinline__ uint32_t code_pair4(uint32_t word) {
+__device__ __forceinline__ uint32_t code_bias4(float z = 0.f) {
+  constexpr bool kF16 = c_type == kFloat16.id();
+  const float bias = (b_type == kU4B8.id() || b_type == kS4.id() ? 8.f : 0.f) + z;
+  if constexpr (kF16 && b_type != kS4.id()) {
+    return splat<c_type>(p % 2 == 0 ? 1024.f + bias : -(64.f + bias));
+  } else {
+    return splat<c_type>((kF16 ? 1024.f : 128.f) + bias);
+  }
+}
+
+// Pair p (0..3) of a 4-bit word: codes at bits [4p, 4p+4) and [4p+16, 4p+20) -> value pair with
+// the bias pair removed (code_bias4: kU4B8 q - 8; kU4 q, or q - z with its zero point folded
+// in; e2m1 * 2^-x, no bias).
+template <ScalarTypeId b_type, ScalarTypeId c_type, int p>
+__device__ __forceinline__ uint32_t code_pair4(uint32_t word,
+                                               uint32_t bias = code_bias4<b_type, c_type, p>()) {
   const uint32_t w = p == 0 ? word : word >> (4 * p);
   using T = typename Vec2Of<c_type>::T;
   if constexpr (b_type == kFE2M1f.id()) {
     // sign bit 3 -> bit 15; magnitude bits 0..2 (e1 e0 m) -> the exponent's low bits and the
     // mantissa's top bit.
+    (void)bias;
     constexpr int kShift = c_type == kFloat16.id() ? 9 : 6;
     return ((w & 0x00070007u) << kShift) | ((w & 0x00080008u) << 12);
   } else {
@@ -100,28 +129,26 @@ __device__ __forceinline__ uint32_t code_pair4(uint32_t word) {
                   "code_pair4: 4-bit integer or e2m1 codes");
     constexpr bool kF16 = c_type == kFloat16.id();
     constexpr uint32_t kMagic = kF16 ? 0x64006400u : 0x43004300u;
-    constexpr float kMagicValue = kF16 ? 1024.f : 128.f;
     if constexpr (kF16 && b_type != kS4.id()) {
       // fp16 saves shifts: pairs 0/1 and 2/3 share one word, the odd pair masked in place as
-      // 1024 + 16q (exact: the ulp there is 1), then q = x / 16 - 64 in one exact fma.
-      constexpr float kBias = b_type == kU4B8.id() ? 8.f : 0.f;
+      // 1024 + 16q (exact: the ulp there is 1), then q - bias = x / 16 - (64 + bias) in one
+      // exact fma.
       const uint32_t base = p >= 2 ? word >> 8 : word;
       if constexpr (p % 2 == 0) {
         const uint32_t x = and_or<0x000F000Fu, kMagic>(base);
-        return to_bits(__hsub2(from_bits<T>(x), from_bits<T>(splat<c_type>(1024.f + kBias))));
+        return to_bits(__hsub2(from_bits<T>(x), from_bits<T>(bias)));
       } else {
         const uint32_t x = and_or<0x00F000F0u, kMagic>(base);
-        return to_bits(__hfma2(from_bits<T>(x), from_bits<T>(splat<c_type>(1.f / 16.f)),
-                               from_bits<T>(splat<c_type>(-(64.f + kBias)))));
+        return to_bits(
+            __hfma2(from_bits<T>(x), from_bits<T>(splat<c_type>(1.f / 16.f)), from_bits<T>(bias)));
       }
     } else if constexpr (b_type == kS4.id()) {
       // Two's complement nibble: flip the sign bit, then it is an offset-8 code.
       const uint32_t x = and_or<0x000F000Fu, kMagic>(w ^ 0x00080008u);
-      return to_bits(__hsub2(from_bits<T>(x), from_bits<T>(splat<c_type>(kMagicValue + 8.f))));
+      return to_bits(__hsub2(from_bits<T>(x), from_bits<T>(bias)));
     } else {
-      constexpr float kBias = b_type == kU4B8.id() ? 8.f : 0.f;
       const uint32_t x = and_or<0x000F000Fu, kMagic>(w);
-      return to_bits(__hsub2(from_bits<T>(x), from_bits<T>(splat<c_type>(kMagicValue + kBias))));
+      return to_bits(__hsub2(from_bits<T>(x), from_bits<T>(bias)));
     }
   }
 }
@@ -181,13 +208,15 @@ __device__ __forceinline__ uint32_t mul2(uint32_t x, uint32_t y) {
 
 // Two 8-bit activations (bytes 0 and 1 of x) -> their c-type pair (the A operand pair of rows
 // 2t, 2t+1 or 2t+8, 2t+9), exact: the weight-code rules of code_pair8 (kS8 as an offset-128
-// code, e4m3 bits moved into place), then for e4m3 the FloatFix factor.
-template <ScalarTypeId a_type, ScalarTypeId c_type>
+// code, e4m3 bits moved into place), then for e4m3 the FloatFix factor unless the caller applies
+// it to the fp32 sums (kApplyFix false, FloatFix::kFoldable).
+template <ScalarTypeId a_type, ScalarTypeId c_type, bool kApplyFix = true>
 __device__ __forceinline__ uint32_t activation_pair8(uint32_t x) {
   static_assert(a_type == kS8.id() || a_type == kFE4M3fn.id(), "8-bit activations: kS8 or e4m3");
   const uint32_t v = code_pair8<a_type, c_type, 0>(x);
   using Fix = FloatFix<a_type, c_type>;
-  if constexpr (Fix::kNeeded) return mul2<c_type>(v, splat_bits(Fix::kBits16));
+  static_assert(kApplyFix || !Fix::kNeeded || Fix::kFoldable, "this fix must be applied per pair");
+  if constexpr (Fix::kNeeded && kApplyFix) return mul2<c_type>(v, splat_bits(Fix::kBits16));
   return v;
 }
 
