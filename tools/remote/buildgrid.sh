@@ -27,6 +27,7 @@ pg_port=${MARLIN_REMOTE_PG_PORT:-54329}
 workers=${MARLIN_REMOTE_WORKERS:-2}
 keepalive=${MARLIN_REMOTE_KEEPALIVE_S:-10}
 start_timeout=${MARLIN_REMOTE_START_TIMEOUT_S:-60}
+threads=${MARLIN_REMOTE_THREADS:-128}
 run=$state/run
 logs=$state/logs
 
@@ -232,8 +233,12 @@ EOF
         scheduler: *scheduler
 EOF
   fi
+  # Every RPC in flight holds one of these threads, the bots' and Bazel's long polls included,
+  # and the server refuses the rest (RESOURCE_EXHAUSTED: the 20 of BuildGrid's example config
+  # failed the upload of the torch wheel's 10,000 files); .bazelrc keeps Bazel's connections
+  # below it (--remote_max_connections).
   cat <<EOF
-thread-pool-size: 20
+thread-pool-size: $threads
 EOF
 }
 
@@ -298,6 +303,7 @@ cmd_start() {
   local mode=${1:-exec} n live
   [[ "$mode" == cache || "$mode" == exec ]] || die "start takes 'cache' or 'exec', not '$mode'"
   [[ "$workers" =~ ^[1-9][0-9]*$ ]] || die "MARLIN_REMOTE_WORKERS=$workers: expected a count >= 1"
+  [[ "$threads" =~ ^[1-9][0-9]*$ ]] || die "MARLIN_REMOTE_THREADS=$threads: expected a count >= 1"
   mkdir -p "$run" "$logs"
   live=$(running_list)
   [[ -z "$live" ]] || die "already running ($(echo "$live" | tr '\n' ' ')); run '$0 stop' first"
