@@ -666,6 +666,24 @@ const DispatchEntry* measured_entry(const DispatchTable& dispatch, const GemmPro
   return best;
 }
 
+// The tile height of a pass of config pass->config over pass->rows rows, and its tile count: the
+// wide wgmma tile on sm_90 (kernel_config.h; design.md section 11) where the config has one and
+// the pass more than its own rows, else the config's.
+void set_pass_tiles(const GemmProblem& p, const DeviceLimits& device, ExecPass* pass) {
+  const KernelConfig& c = pass->config;
+  int bm = c.m_block_size_8 ? 8 : 16 * c.thread_m_blocks;
+  const KernelConfig wide = wide_tile_config(c);
+  const int wide_smem = required_shared_mem(wide);
+  pass->wide_tile = device.cc_major == 9 && device.cc_minor == 0 &&
+                    wide_smem <= device.max_shared_mem_optin &&
+                    runs_wide_tile(c, static_cast<int>(pass->rows), wide_smem);
+  if (pass->wide_tile) {
+    bm = 16 * wide.thread_m_blocks;
+    pass->shared_mem_bytes = wide_smem;
+  }
+  pass->tiles = ceil_div(pass->rows, bm) * (p.n / (16 * c.thread_n_blocks));
+}
+
 // The pass of rows [row, row + split) with the forced exec config.
 Status forced_pass(const GemmProblem& p, const DeviceLimits& device, const KernelTable& table,
                    const ExecOverride& force, int stages, int64_t row, int64_t split,
@@ -693,8 +711,7 @@ Status forced_pass(const GemmProblem& p, const DeviceLimits& device, const Kerne
   pass->kernel_index = index;
   pass->config = chosen;
   pass->shared_mem_bytes = smem;
-  const int bm = chosen.m_block_size_8 ? 8 : 16 * chosen.thread_m_blocks;
-  pass->tiles = ceil_div(split, bm) * (p.n / (16 * chosen.thread_n_blocks));
+  set_pass_tiles(p, device, pass);
   pass->splits = force.splits;
   if (force.splits > split_limit(p, *pass)) {
     const int64_t k_steps = p.k / (16 * chosen.thread_k_blocks);
@@ -796,8 +813,7 @@ Status choose_exec_config(const GemmProblem& p, const DeviceLimits& device,
     pass.kernel_index = index;
     pass.config = chosen;
     pass.shared_mem_bytes = chosen_smem;
-    const int bm = chosen.m_block_size_8 ? 8 : 16 * chosen.thread_m_blocks;
-    pass.tiles = ceil_div(split, bm) * (p.n / (16 * chosen.thread_n_blocks));
+    set_pass_tiles(p, device, &pass);
     pass.splits = choose_split_k(p, device, pass);
     passes->push_back(pass);
     row += split;

@@ -110,6 +110,9 @@ struct ExecPass {
   int kernel_index = -1;
   KernelConfig config{};
   int shared_mem_bytes = 0;
+  // The config's wide 128-row wgmma tile (kernel_config.h, runs_wide_tile), with its shared
+  // memory in shared_mem_bytes: on sm_90 for passes of more than 64 rows (set_pass_tiles).
+  bool wide_tile = false;
   int64_t tiles = 0;  // output tiles of this pass; the launch uses min(tiles, resident blocks)
   int splits = 1;     // split-K: S >= 2 launches exactly tiles * S blocks, partials in C_tmp
 };

@@ -100,9 +100,12 @@ Status prepare_kernel(const DeviceLimits& device, const ExecPass& pass,
   static std::vector<PreparedKernel> prepared[kMaxDevices];
 
   std::lock_guard<std::mutex> lock(mutex);
+  // Per kernel, its own tiles and its wide tile (kernel_config.h): their shared memory differs.
   std::vector<PreparedKernel>& per_kernel = prepared[device.device];
-  if (per_kernel.empty()) per_kernel.assign(std::max(1, generated::kNumKernels), PreparedKernel{});
-  PreparedKernel& cached = per_kernel[pass.kernel_index];
+  if (per_kernel.empty()) {
+    per_kernel.assign(2 * std::max(1, generated::kNumKernels), PreparedKernel{});
+  }
+  PreparedKernel& cached = per_kernel[2 * pass.kernel_index + (pass.wide_tile ? 1 : 0)];
   if (cached.blocks_per_sm > 0) {
     *out = &cached;
     return Status::Ok();
@@ -120,13 +123,13 @@ Status prepare_kernel(const DeviceLimits& device, const ExecPass& pass,
                     arch_name(device) + " to --cuda_archs");
   }
   if (error != cudaSuccess) return cuda_error(error, "cudaFuncGetAttributes(marlin kernel)");
-  if (pass.shared_mem_bytes > 48 * 1024) {
-    error = cudaFuncSetAttribute(fn, cudaFuncAttributeMaxDynamicSharedMemorySize,
-                                 pass.shared_mem_bytes);
-    if (error != cudaSuccess) {
-      return cuda_error(error, "cudaFuncSetAttribute(MaxDynamicSharedMemorySize = " +
-                                   std::to_string(pass.shared_mem_bytes) + ")");
-    }
+  // The device's whole opt-in once: the limit is the function's, shared by both cache entries
+  // and every padded size below; what a launch gets is its own dynamic size.
+  error = cudaFuncSetAttribute(fn, cudaFuncAttributeMaxDynamicSharedMemorySize,
+                               device.max_shared_mem_optin);
+  if (error != cudaSuccess) {
+    return cuda_error(error, "cudaFuncSetAttribute(MaxDynamicSharedMemorySize = " +
+                                 std::to_string(device.max_shared_mem_optin) + ")");
   }
   PreparedKernel ready;
   int blocks = 0;
@@ -150,17 +153,11 @@ Status prepare_kernel(const DeviceLimits& device, const ExecPass& pass,
       int smem = device.shared_mem_per_sm / (b + 1) - reserve + 128;  // b + 1 do not fit
       smem = std::max(pass.shared_mem_bytes, (smem + 127) / 128 * 128);
       if (smem > device.max_shared_mem_optin) break;  // b - 1 needs even more
-      if (cudaFuncSetAttribute(fn, cudaFuncAttributeMaxDynamicSharedMemorySize, smem) !=
-          cudaSuccess) {
-        break;
-      }
       int fit = 0;
       error = cudaOccupancyMaxActiveBlocksPerMultiprocessor(&fit, fn, pass.config.threads, smem);
       if (error != cudaSuccess) break;
       if (fit == b) ready.balanced_smem[b] = smem;
     }
-    // Every size kept stays allowed at launch: the loop only raises the limit, which stands at
-    // the last size it set, at least the largest one kept.
     (void)cudaGetLastError();
   }
   cached = std::move(ready);  // only a fully prepared kernel is cached

@@ -258,6 +258,72 @@ void test_m_loop() {
   EXPECT_EQ(passes.size(), 0u);
 }
 
+// The wide wgmma tile (kernel_config.h): on sm_90, passes of more than 64 rows of a 64-row
+// config whose warpgroups own one unit each run 128-row tiles, with the wide tile's shared memory
+// (which is how the kernel knows); elsewhere, and for every other pass, the config's own tiles.
+void test_wide_tile() {
+  FakeTable table(scheme_kernels(kF16, kU4B8, kF16, kF16, {8}, 4));
+  std::vector<ExecPass> passes;
+  marlin::ExecOverride one_unit;  // 128 threads, 64 columns: one warpgroup, one unit
+  one_unit.threads = 128;
+  one_unit.thread_k = 128;
+  one_unit.thread_n = 64;
+  one_unit.thread_m_blocks = 4;
+  auto status = marlin::choose_exec_config(problem(128, 8192, 28672, kF16, 8), h100(), table.view,
+                                           &passes, &one_unit, kHeuristicOnly);
+  EXPECT_STATUS(status, Code::kOk, "", "wide m=128");
+  EXPECT_EQ(passes.size(), 1u);
+  if (passes.size() == 1) {
+    const ExecPass& pass = passes[0];
+    EXPECT_TRUE(pass.wide_tile);
+    EXPECT_EQ(pass.tiles, 8192 / 64);  // one 128-row tile per 64 columns
+    EXPECT_EQ(pass.splits, 1);
+    const KernelConfig wide = marlin::wide_tile_config(pass.config);
+    EXPECT_EQ(wide.thread_m_blocks, marlin::kWideTileBlocks);
+    EXPECT_EQ(pass.shared_mem_bytes, marlin::required_shared_mem(wide));
+    EXPECT_TRUE(marlin::runs_wide_tile(pass.config, 128, pass.shared_mem_bytes));
+    EXPECT_TRUE(
+        !marlin::runs_wide_tile(pass.config, 128, marlin::required_shared_mem(pass.config)));
+  }
+  // 65 rows: one wide tile; 64 rows: the config's own, which the kernel also runs.
+  status = marlin::choose_exec_config(problem(65, 8192, 28672, kF16, 8), h100(), table.view,
+                                      &passes, &one_unit, kHeuristicOnly);
+  if (passes.size() == 1) {
+    EXPECT_TRUE(passes[0].wide_tile);
+    EXPECT_EQ(passes[0].tiles, 128);
+  }
+  status = marlin::choose_exec_config(problem(64, 8192, 28672, kF16, 8), h100(), table.view,
+                                      &passes, &one_unit, kHeuristicOnly);
+  if (passes.size() == 1) {
+    EXPECT_TRUE(!passes[0].wide_tile);
+    expect_pass(passes[0], 0, 64, 128, 4, 4, 8, false);
+    EXPECT_TRUE(!marlin::runs_wide_tile(passes[0].config, 64, passes[0].shared_mem_bytes));
+  }
+  // sm_80 (no wgmma): the config's own tiles, two per 64 columns.
+  DeviceLimits a100 = h100();
+  a100.cc_major = 8;
+  a100.num_sms = 108;
+  a100.max_shared_mem_optin = 166912;
+  status = marlin::choose_exec_config(problem(128, 8192, 28672, kF16, 8), a100, table.view, &passes,
+                                      &one_unit, kHeuristicOnly);
+  if (passes.size() == 1) {
+    EXPECT_TRUE(!passes[0].wide_tile);
+    expect_pass(passes[0], 0, 128, 128, 4, 4, 8, false);
+    EXPECT_EQ(passes[0].tiles, 2 * 128);
+  }
+  // Two units per warpgroup (128 threads, 128 columns): no wide tile (its accumulators would
+  // not fit the registers).
+  marlin::ExecOverride two_units = one_unit;
+  two_units.thread_k = 64;
+  two_units.thread_n = 128;
+  status = marlin::choose_exec_config(problem(128, 8192, 28672, kF16, 8), h100(), table.view,
+                                      &passes, &two_units, kHeuristicOnly);
+  if (passes.size() == 1) {
+    EXPECT_TRUE(!passes[0].wide_tile);
+    EXPECT_EQ(passes[0].tiles, 2 * 64);
+  }
+}
+
 void test_retry_fewer_m_blocks() {
   // A table without thread_m_blocks 4 (and 3): M=64 must fall back to 2.
   FakeTable table(scheme_kernels(kF16, kU4B8, kF16, kF16, {-1}, 4, /*max_m_blocks=*/2));
@@ -486,6 +552,7 @@ int main() {
   test_small_m();
   test_split_k();
   test_m_loop();
+  test_wide_tile();
   test_retry_fewer_m_blocks();
   test_missing_kernel_messages();
   test_shape_and_smem_errors();

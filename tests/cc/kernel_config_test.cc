@@ -74,7 +74,7 @@ int main() {
   };
   const Threads thread_cfgs[] = {{256, 8, 8, true},  {256, 16, 4, false}, {128, 8, 4, true},
                                  {128, 8, 4, false}, {128, 4, 8, true},   {128, 4, 8, false}};
-  int checked = 0, wgmma_checked = 0, max_smem = 0;
+  int checked = 0, wgmma_checked = 0, wide_checked = 0, max_smem = 0;
   for (auto a : a_types) {
     for (auto b : b_types) {
       for (const Threads& t : thread_cfgs) {
@@ -119,6 +119,29 @@ int main() {
               expect(w.units == 1 || w.units == 2 || w.units == 4, "1, 2 or 4 units");
               expect(w.slices_per_group % 2 == 0, "even slices per group");
               expect(marlin::mma_a_bytes(c) % 1024 == 0, "A tiles on 1024 bytes");
+              // The wide 128-row tile: exactly the 64-row configs of one unit per warpgroup
+              // (4-stage rings); the same warp layout; more shared memory than the config's,
+              // which is how a launch asks for it; two 128-thread blocks of 4-bit weights
+              // still share a Hopper SM (228 KiB, 1 KiB reserved per block).
+              const bool wants_wide = m == 4 && w.units == 1 && stages == 4;
+              expect(marlin::has_wide_tile(c) == wants_wide, "wide tile: 64 rows, one unit");
+              if (wants_wide) {
+                const KernelConfig wide = marlin::wide_tile_config(c);
+                const marlin::WgmmaShape ww = marlin::wgmma_shape(wide);
+                expect(ww.valid && ww.units == 1 && ww.n_groups == w.n_groups &&
+                           ww.k_groups == w.k_groups,
+                       "the wide tile keeps the warp layout");
+                const int wide_smem = marlin::required_shared_mem(wide);
+                expect(wide_smem > smem, "the wide tile's shared memory selects it");
+                expect(marlin::runs_wide_tile(c, 65, wide_smem) &&
+                           !marlin::runs_wide_tile(c, 64, wide_smem) &&
+                           !marlin::runs_wide_tile(c, 128, smem),
+                       "more than 64 rows and the wide tile's shared memory");
+                if (t.threads == 128 && marlin::scalar_type_size_bits(b) == 4) {
+                  expect(2 * (wide_smem + 1024) <= 228 * 1024, "two wide blocks per SM");
+                }
+                ++wide_checked;
+              }
               ++wgmma_checked;
             }
             max_smem = smem > max_smem ? smem : max_smem;
@@ -133,6 +156,7 @@ int main() {
   expect(marlin::required_shared_mem(bad) == 0x7fffffff, "invalid config never fits");
   expect(std::string(marlin::scalar_type_name(marlin::kFE8M0fnu.id())) == "kFE8M0fnu", "name");
   expect(wgmma_checked > 0, "some preset configs use the wgmma variant");
+  expect(wide_checked > 0, "some preset configs have the wide tile");
   std::printf("%d configs checked (%d with a wgmma variant), max smem %d B; %s\n", checked,
               wgmma_checked, max_smem, failures == 0 ? "PASS" : "FAIL");
   return failures == 0 ? 0 : 1;

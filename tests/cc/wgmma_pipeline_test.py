@@ -2,9 +2,11 @@
 
 kernel_compile_smoke.cu instantiates one config per scheme. Compiled for sm_90a, the configs with
 a 32-64-row tile must issue wgmma.mma_async and the others must not (8- and 16-row tiles stay on
-mma.sync), and ptxas must keep every wgmma pipeline asynchronous: its note C7513 ("wgmma.mma_async
-instructions are serialized") would silently cost the variant the overlap of dequantization and
-multiplication that it exists for, while every result stayed right. Also no register spills.
+mma.sync); the 64-row ones whose warpgroups own one 64-column unit each must also carry the wide
+128-row tile (m64n128k16). ptxas must keep every wgmma pipeline asynchronous: its note C7513
+("wgmma.mma_async instructions are serialized") would silently cost the variant the overlap of
+dequantization and multiplication that it exists for, while every result stayed right. Also no
+register spills.
 """
 
 from __future__ import annotations
@@ -25,7 +27,7 @@ INCLUDE = HERE.parent.parent / "marlin" / "include"
 # stages, group_blocks, is_zp_float>, as the smoke file spells its instantiations.
 _INSTANTIATION = re.compile(
     r"Marlin<marlin::(\w+)\.id\(\), (?:marlin::\w+\.id\(\), ){3}"
-    r"(\d+), (\d+), \d+, \d+, (true|false), (\d+), -?\d+, (?:true|false)>"
+    r"(\d+), (\d+), (\d+), \d+, (true|false), (\d+), -?\d+, (?:true|false)>"
 )
 _SIXTEEN_BIT = {"kFloat16", "kBFloat16"}
 
@@ -37,17 +39,28 @@ def wants_wgmma(a_type: str, threads: int, m_blocks: int, bm8: bool, stages: int
     return mma_body and not bm8 and m_blocks >= 2 and threads % 128 == 0
 
 
-def instantiations() -> list[tuple[str, bool]]:
+def wants_wide_tile(threads: int, m_blocks: int, n_blocks: int, stages: int) -> bool:
+    """The oracle for kernel_config.h's has_wide_tile on a wgmma config: 64 rows, 4+ stages, and
+    each warpgroup one 64-column unit (warpgroups split the units evenly)."""
+    units = 16 * n_blocks // 64
+    return m_blocks == 4 and stages >= 4 and units // min(threads // 128, units) == 1
+
+
+def instantiations() -> list[tuple[str, bool, bool]]:
+    """(instantiation, issues wgmma, has the wide tile) per instantiation of the smoke file."""
     found = []
     for m in _INSTANTIATION.finditer(SMOKE.read_text()):
-        a_type, threads, m_blocks, bm8, stages = m.groups()
+        a_type, threads, m_blocks, n_blocks, bm8, stages = m.groups()
         want = wants_wgmma(a_type, int(threads), int(m_blocks), bm8 == "true", int(stages))
-        found.append((m.group(0), want))
+        wide = want and wants_wide_tile(int(threads), int(m_blocks), int(n_blocks), int(stages))
+        found.append((m.group(0), want, wide))
     return found
 
 
 def nvcc(*args: str) -> subprocess.CompletedProcess:
     cmd = [os.environ.get("MARLIN_NVCC", "nvcc"), "-std=c++17", "-O3", "-I", str(INCLUDE)]
+    if os.environ.get("MARLIN_CCBIN"):  # the build's host compiler (BUILD.bazel)
+        cmd += ["-ccbin", os.environ["MARLIN_CCBIN"]]
     return subprocess.run(cmd + list(args), capture_output=True, text=True, check=False)
 
 
@@ -87,18 +100,26 @@ def _entries(ptx: str) -> dict[str, str]:
 
 
 def test_the_smoke_file_covers_both_bodies():
-    kinds = {want for _, want in instantiations()}
+    kinds = {want for _, want, _ in instantiations()}
     assert kinds == {True, False}, "the smoke file needs wgmma and mma.sync configs"
+    wide = {wide for _, want, wide in instantiations() if want}
+    assert wide == {True, False}, "the smoke file needs wgmma configs with and without wide tile"
 
 
 def test_exactly_the_32_to_64_row_tiles_issue_wgmma(ptx):
     bodies = _entries(ptx)
     assert len(bodies) == len(instantiations()), "one PTX entry per instantiation"
     with_wgmma = sum("wgmma.mma_async" in body for body in bodies.values())
-    assert with_wgmma == sum(want for _, want in instantiations())
+    assert with_wgmma == sum(want for _, want, _ in instantiations())
     for body in bodies.values():
         if "wgmma.mma_async" in body:
             assert "mma.sync" not in body, "a wgmma kernel also multiplies with mma.sync"
+
+
+def test_exactly_the_wide_tile_configs_issue_128_row_wgmma(ptx):
+    bodies = _entries(ptx).values()
+    with_wide = sum(".m64n128k16." in body for body in bodies)
+    assert with_wide == sum(wide for _, _, wide in instantiations())
 
 
 def test_ptxas_keeps_every_wgmma_pipeline_asynchronous(ptxas_report):

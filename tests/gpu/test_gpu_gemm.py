@@ -21,6 +21,7 @@ from helpers import skip_if_fp8_unsupported  # noqa: E402
 from helpers import torch_dtype  # noqa: E402
 
 import marlin  # noqa: E402
+from marlin import _lib  # noqa: E402
 from marlin import quant  # noqa: E402
 
 CASES = build_cases(selected_schemes())
@@ -56,6 +57,22 @@ def make_a(case, seed):
 
 @pytest.mark.parametrize("case", CASES, ids=[c.id for c in CASES])
 def test_gemm(case, record_property):
+    check_case(case, record_property)
+
+
+# The wide 128-row wgmma tile (design.md section 11) of the preset's one config that has it, on
+# every 16-bit-activation case of more than 64 rows; elsewhere (no sm_90) the config's own tiles.
+WIDE_TILE_CONFIG = (128, 128, 64, 4, False, 1)
+WIDE_CASES = [c for c in CASES if c.m > 64 and c.activation is None and c.k % 128 == 0]
+
+
+@pytest.mark.parametrize("case", WIDE_CASES, ids=[c.id for c in WIDE_CASES])
+def test_gemm_wide_tile(case, record_property):
+    with _lib.forced_exec_config(*WIDE_TILE_CONFIG):
+        check_case(case, record_property)
+
+
+def check_case(case, record_property):
     require_kernel(case)
     seed = seed_for("a", case.id)
     q, w, w_ref, w_seed = _weights.get(case)

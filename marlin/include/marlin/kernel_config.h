@@ -166,6 +166,8 @@ struct MmaShape {
 };
 
 inline constexpr int kMmaWarpN = 64;
+// thread_m_blocks of the wide wgmma tile (wide_tile_config): never a template value.
+inline constexpr int kWideTileBlocks = 8;
 
 MARLIN_HOST_DEVICE constexpr MmaShape mma_shape(const KernelConfig& c) {
   MmaShape s{};
@@ -176,7 +178,8 @@ MARLIN_HOST_DEVICE constexpr MmaShape mma_shape(const KernelConfig& c) {
   const int warps = c.threads / 32;
   // bk: whole 64-wide k halves, the A tile's swizzle unit (mma_a_offset).
   s.valid = c.threads > 0 && c.threads % 32 == 0 && s.bn % kMmaWarpN == 0 && s.bk % 64 == 0 &&
-            s.m_tiles >= 1 && s.m_tiles <= 4 && (c.m_block_size_8 ? c.thread_m_blocks == 1 : true);
+            s.m_tiles >= 1 && (s.m_tiles <= 4 || s.m_tiles == kWideTileBlocks) &&
+            (c.m_block_size_8 ? c.thread_m_blocks == 1 : true);
   if (!s.valid) return s;
   s.n_warps = s.bn / kMmaWarpN;
   s.valid = warps % s.n_warps == 0;
@@ -219,6 +222,24 @@ MARLIN_HOST_DEVICE constexpr WgmmaShape wgmma_shape(const KernelConfig& c) {
   w.slices_per_group = (s.bk / 16) / w.k_groups;
   // Batches of slices alternate two register sets: a step must hold an even number of them.
   w.valid = w.slices_per_group % 2 == 0;
+  return w;
+}
+
+// The wide wgmma tile (sm_90a, design.md section 11): a launch of more than 64 rows on a 64-row
+// wgmma config whose warpgroups own one 64-column unit each runs 128-row tiles instead, so that
+// each weight is dequantized once per 128 rows rather than twice (one m64n128 wgmma per unit and
+// slice). Its ring has one stage fewer than the config's: the A tiles double, and two 128-thread
+// blocks still share an SM. The host chooses it by launching with at least its shared memory
+// (runs_wide_tile); the kernel computes its tiles itself, so a build without wgmma that gets
+// such a launch runs the config's own tiles, only slower.
+MARLIN_HOST_DEVICE constexpr bool has_wide_tile(const KernelConfig& c) {
+  const WgmmaShape w = wgmma_shape(c);
+  return w.valid && w.units == 1 && c.thread_m_blocks == 4 && c.stages >= 4;
+}
+MARLIN_HOST_DEVICE constexpr KernelConfig wide_tile_config(const KernelConfig& c) {
+  KernelConfig w = c;
+  w.thread_m_blocks = kWideTileBlocks;
+  w.stages = c.stages - 1;
   return w;
 }
 
@@ -312,6 +333,13 @@ MARLIN_HOST_DEVICE constexpr int required_shared_mem(const KernelConfig& c) {
   const int ring = c.stages * (uses_mma_body(c) ? mma_stage_bytes(c) : smem_stage_bytes(c));
   const int reduce = uses_mma_body(c) ? mma_sum_bytes(c) : smem_reduce_bytes(c);
   return ring > reduce ? ring : reduce;
+}
+
+// Whether a launch of config c over prob_m rows with max_shared_mem bytes runs the wide tile.
+MARLIN_HOST_DEVICE constexpr bool runs_wide_tile(const KernelConfig& c, int prob_m,
+                                                 int max_shared_mem) {
+  return has_wide_tile(c) && prob_m > 16 * c.thread_m_blocks &&
+         max_shared_mem >= required_shared_mem(wide_tile_config(c));
 }
 
 }  // namespace marlin

@@ -4,6 +4,8 @@
 //     registers, on the sm80 family (kernel_config.h: uses_mma_body), 8-bit activations
 //     widened to the c type;
 //   - reference_body.cuh: fp32 FMA, for the sm75 family.
+// On sm_90a a launch may ask a 64-row wgmma config for its wide 128-row tile instead
+// (kernel_config.h, runs_wide_tile).
 // Both read weight layout v2 (layout_v2.h) and honour the same launch contract; the host sizes
 // shared memory with required_shared_mem(config), which follows the same choice.
 #pragma once
@@ -62,6 +64,19 @@ __global__ void __launch_bounds__(threads) Marlin(MARLIN_KERNEL_PARAMS) {
       num_groups, prob_m, prob_n, prob_k, lda, locks, has_bias, use_atomic_add, use_fp32_reduce, \
       max_shared_mem
   if constexpr (::marlin::uses_mma_body(kCfg)) {
+#if MARLIN_HAS_WGMMA
+    if constexpr (::marlin::has_wide_tile(kCfg)) {
+      // The host asked for 128-row tiles (kernel_config.h, runs_wide_tile).
+      constexpr ::marlin::KernelConfig kWide = ::marlin::wide_tile_config(kCfg);
+      if (::marlin::runs_wide_tile(kCfg, prob_m, max_shared_mem)) {
+        ::marlin::detail::mma_body<a_type_id, b_type_id, c_type_id, s_type_id, threads,
+                                   kWide.thread_m_blocks, thread_n_blocks, thread_k_blocks,
+                                   m_block_size_8, kWide.stages, group_blocks, is_zp_float>(
+            MARLIN_BODY_ARGS);
+        return;
+      }
+    }
+#endif
     ::marlin::detail::mma_body<a_type_id, b_type_id, c_type_id, s_type_id, threads, thread_m_blocks,
                                thread_n_blocks, thread_k_blocks, m_block_size_8, stages,
                                group_blocks, is_zp_float>(MARLIN_BODY_ARGS);

@@ -83,7 +83,7 @@ __device__ __forceinline__ void fence_operands(uint64_t& desc, uint32_t (&a)[kFr
   }
 }
 
-// The wgmma instruction for N = 32, 48, 64 and the 16-bit type T ("f16" or "bf16"): operands d
+// The wgmma instruction for N = 32, 48, 64, 128 and the 16-bit type T ("f16" or "bf16"): operands d
 // (fp32 accumulators [N / 8][4]), a (4 registers), desc. scale-d is the predicate p = 1 (the
 // accumulators start at zero).
 #define MARLIN_WGMMA_M64N32K16(T)                                                                 \
@@ -132,10 +132,40 @@ __device__ __forceinline__ void fence_operands(uint64_t& desc, uint32_t (&a)[kFr
         "+f"(d[7][2]), "+f"(d[7][3])                                                              \
       : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "l"(desc), "r"(1))
 
+#define MARLIN_WGMMA_M64N128K16(T)                                                                \
+  asm volatile(                                                                                   \
+      "{\n.reg .pred p;\nsetp.ne.b32 p, %69, 0;\n"                                                \
+      "wgmma.mma_async.sync.aligned.m64n128k16.f32." T "." T                                      \
+      " "                                                                                         \
+      "{"                                                                                         \
+      "%0, %1, %2, %3, %4, %5, %6, %7, "                                                          \
+      "%8, %9, %10, %11, %12, %13, %14, %15, "                                                    \
+      "%16, %17, %18, %19, %20, %21, %22, %23, "                                                  \
+      "%24, %25, %26, %27, %28, %29, %30, %31, "                                                  \
+      "%32, %33, %34, %35, %36, %37, %38, %39, "                                                  \
+      "%40, %41, %42, %43, %44, %45, %46, %47, "                                                  \
+      "%48, %49, %50, %51, %52, %53, %54, %55, "                                                  \
+      "%56, %57, %58, %59, %60, %61, %62, %63}, "                                                 \
+      "{%64, %65, %66, %67}, %68, p, 1, 1, 0;\n}\n"                                               \
+      : "+f"(d[0][0]), "+f"(d[0][1]), "+f"(d[0][2]), "+f"(d[0][3]), "+f"(d[1][0]), "+f"(d[1][1]), \
+        "+f"(d[1][2]), "+f"(d[1][3]), "+f"(d[2][0]), "+f"(d[2][1]), "+f"(d[2][2]), "+f"(d[2][3]), \
+        "+f"(d[3][0]), "+f"(d[3][1]), "+f"(d[3][2]), "+f"(d[3][3]), "+f"(d[4][0]), "+f"(d[4][1]), \
+        "+f"(d[4][2]), "+f"(d[4][3]), "+f"(d[5][0]), "+f"(d[5][1]), "+f"(d[5][2]), "+f"(d[5][3]), \
+        "+f"(d[6][0]), "+f"(d[6][1]), "+f"(d[6][2]), "+f"(d[6][3]), "+f"(d[7][0]), "+f"(d[7][1]), \
+        "+f"(d[7][2]), "+f"(d[7][3]), "+f"(d[8][0]), "+f"(d[8][1]), "+f"(d[8][2]), "+f"(d[8][3]), \
+        "+f"(d[9][0]), "+f"(d[9][1]), "+f"(d[9][2]), "+f"(d[9][3]), "+f"(d[10][0]),               \
+        "+f"(d[10][1]), "+f"(d[10][2]), "+f"(d[10][3]), "+f"(d[11][0]), "+f"(d[11][1]),           \
+        "+f"(d[11][2]), "+f"(d[11][3]), "+f"(d[12][0]), "+f"(d[12][1]), "+f"(d[12][2]),           \
+        "+f"(d[12][3]), "+f"(d[13][0]), "+f"(d[13][1]), "+f"(d[13][2]), "+f"(d[13][3]),           \
+        "+f"(d[14][0]), "+f"(d[14][1]), "+f"(d[14][2]), "+f"(d[14][3]), "+f"(d[15][0]),           \
+        "+f"(d[15][1]), "+f"(d[15][2]), "+f"(d[15][3])                                            \
+      : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "l"(desc), "r"(1))
+
 // D[64 x kN] += A[64 x 16] (registers) * B[16 x kN] (descriptor), fp32 accumulators.
 template <ScalarTypeId c_type, int kN>
 struct Wgmma {
-  static_assert(kN == 32 || kN == 48 || kN == 64, "wgmma N: the tile's 32, 48 or 64 rows");
+  static_assert(kN == 32 || kN == 48 || kN == 64 || kN == 128,
+                "wgmma N: the tile's 32, 48, 64 or (wide tile) 128 rows");
   static __device__ __forceinline__ void run(float (&d)[kN / 8][4], const uint32_t (&a)[4],
                                              uint64_t desc) {
 #if MARLIN_HAS_WGMMA
@@ -152,11 +182,17 @@ struct Wgmma {
       } else {
         MARLIN_WGMMA_M64N48K16("bf16");
       }
-    } else {
+    } else if constexpr (kN == 64) {
       if constexpr (kF16) {
         MARLIN_WGMMA_M64N64K16("f16");
       } else {
         MARLIN_WGMMA_M64N64K16("bf16");
+      }
+    } else {
+      if constexpr (kF16) {
+        MARLIN_WGMMA_M64N128K16("f16");
+      } else {
+        MARLIN_WGMMA_M64N128K16("bf16");
       }
     }
 #else
@@ -169,6 +205,7 @@ struct Wgmma {
 #undef MARLIN_WGMMA_M64N32K16
 #undef MARLIN_WGMMA_M64N48K16
 #undef MARLIN_WGMMA_M64N64K16
+#undef MARLIN_WGMMA_M64N128K16
 
 }  // namespace wgmma
 }  // namespace marlin
