@@ -40,6 +40,8 @@ from marlin import quant
 # (threads, thread_k, thread_n): the thread configs every preset file instantiates.
 THREAD_CONFIGS = ((256, 128, 128), (128, 64, 128), (128, 128, 64), (256, 64, 256))
 SPLITS = (1, 2, 3, 4, 5, 6, 7, 8)
+# The most rows a split launch has (exec_config.h: kSplitKMaxRows).
+SPLIT_K_MAX_ROWS = 256
 QUANTIZE_ACTIVATION = {"int8": quant.quantize_activation_int8, "fp8": quant.quantize_activation_fp8}
 
 
@@ -60,7 +62,7 @@ def candidates(k: int, n: int, m: int, max_splits: int, activation: str | None =
         if k % tk or n % tn:
             continue
         for tmb, m8 in m_tiles_for(m, activation):
-            for s in SPLITS if m <= 64 else (1,):
+            for s in SPLITS if m <= SPLIT_K_MAX_ROWS else (1,):
                 if s > max_splits or s > k // tk:
                     continue
                 yield (threads, tk, tn, tmb, m8, s)

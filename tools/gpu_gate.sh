@@ -37,7 +37,7 @@ timeout 170 compute-sanitizer --tool memcheck --error-exitcode 9 python3 -m pyte
   -p no:cacheprovider -k "${subset}" > "${out}/memcheck.log" 2>&1 || status=1
 tail -2 "${out}/memcheck.log"
 timeout 110 compute-sanitizer --tool racecheck --error-exitcode 9 python3 -m pytest tests/gpu -q \
-  -p no:cacheprovider -k "gptq_int4-f16-g128-m1-k1408 or gptq_int4-f16-g128-m26-k1408 or awq_int4-f16-g128-m7 or test_forced_configs and t256-k128-n128 or test_8bit_activation_forced_configs and t128-k64-n128-m2 or test_wide_tile_m_edges and 129-bf16" \
+  -p no:cacheprovider -k "gptq_int4-f16-g128-m1-k1408 or gptq_int4-f16-g128-m26-k1408 or awq_int4-f16-g128-m7 or test_forced_configs and t256-k128-n128 or test_8bit_activation_forced_configs and t128-k64-n128-m2 or test_wide_tile_m_edges and 129-s3-bf16" \
   > "${out}/racecheck.log" 2>&1 || status=1
 tail -2 "${out}/racecheck.log"
 

@@ -599,7 +599,10 @@ namespace {
 // holds M x N partials) with one ticket per tile in the locks, at most max_split_k(M, N) partials
 // and whole BK steps per split.
 int64_t split_limit(const GemmProblem& p, const ExecPass& pass) {
-  if (pass.row_begin != 0 || pass.rows != p.m || pass.tiles > kLocksBytes / 4) return 1;
+  // A wide-tile launch that meets a build without wgmma runs the config's own tiles, twice as
+  // many, each taking a ticket when split: the locks must hold those too.
+  const int64_t kernel_tiles = pass.wide_tile ? 2 * pass.tiles : pass.tiles;
+  if (pass.row_begin != 0 || pass.rows != p.m || kernel_tiles > kLocksBytes / 4) return 1;
   const int64_t k_steps = p.k / (16 * pass.config.thread_k_blocks);
   return std::min<int64_t>(max_split_k(p.m, p.n), k_steps);
 }
@@ -716,10 +719,10 @@ Status forced_pass(const GemmProblem& p, const DeviceLimits& device, const Kerne
   if (force.splits > split_limit(p, *pass)) {
     const int64_t k_steps = p.k / (16 * chosen.thread_k_blocks);
     return InvalidArgument(format(
-        "forced splits=%d: needs one pass (M <= 64), at most max_split_k(M, N) = %d splits, at "
-        "most %lld BK steps and at most %lld tiles (this pass: %lld tiles)",
-        force.splits, max_split_k(p.m, p.n), (long long)k_steps, (long long)(kLocksBytes / 4),
-        (long long)pass->tiles));
+        "forced splits=%d: needs one pass (M <= %lld), at most max_split_k(M, N) = %d splits, "
+        "at most %lld BK steps and at most %lld tiles (this pass: %lld tiles)",
+        force.splits, (long long)kSplitKMaxRows, max_split_k(p.m, p.n), (long long)k_steps,
+        (long long)(kLocksBytes / 4), (long long)pass->tiles));
   }
   return Status::Ok();
 }

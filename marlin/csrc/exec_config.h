@@ -74,8 +74,9 @@ struct GemmProblem {
 
 inline constexpr int64_t kLocksBytes = 4096;  // 1024 int32: one per output tile when split
 // Split-K (design.md section 10): only problems of at most kSplitKMaxRows rows (one launch), at
-// most kMaxSplitK splits, and C_tmp of at most kSplitKScratchBytes.
-inline constexpr int64_t kSplitKMaxRows = 64;
+// most kMaxSplitK splits, and C_tmp of at most kSplitKScratchBytes. 256 rows: the wide wgmma tile
+// (kernel_config.h) has half the tiles of the 64-row one and needs the splits to fill the GPU.
+inline constexpr int64_t kSplitKMaxRows = 256;
 inline constexpr int kMaxSplitK = 8;
 inline constexpr int64_t kSplitKScratchBytes = int64_t{8} << 20;
 // Fewest BK steps per split (the ring keeps stages - 1 steps in flight).

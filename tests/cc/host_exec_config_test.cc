@@ -220,8 +220,9 @@ void test_split_k() {
   EXPECT_EQ(marlin::max_split_k(64, 4096), 8);
   EXPECT_EQ(marlin::max_split_k(64, 8192), 4);
   EXPECT_EQ(marlin::max_split_k(64, 28672), 1);
-  EXPECT_EQ(marlin::max_split_k(65, 64), 1);
-  // Several launches (M > 64): never split; the workspace has no C_tmp for them.
+  EXPECT_EQ(marlin::max_split_k(256, 4096), 2);
+  EXPECT_EQ(marlin::max_split_k(257, 64), 1);
+  // Several launches: never split; the workspace has C_tmp for one launch only.
   status = marlin::choose_exec_config(problem(200, 4096, 4096), h100(), table.view, &passes,
                                       nullptr, kHeuristicOnly);
   for (const ExecPass& pass : passes) EXPECT_EQ(pass.splits, 1);
@@ -285,6 +286,20 @@ void test_wide_tile() {
     EXPECT_TRUE(
         !marlin::runs_wide_tile(pass.config, 128, marlin::required_shared_mem(pass.config)));
   }
+  // Split: 128 wide tiles x 2 partials of 128 x 8192 fp32 (4 MiB each, the workspace's 8 MiB).
+  marlin::ExecOverride split = one_unit;
+  split.splits = 2;
+  status = marlin::choose_exec_config(problem(128, 8192, 28672, kF16, 8), h100(), table.view,
+                                      &passes, &split, kHeuristicOnly);
+  EXPECT_STATUS(status, Code::kOk, "", "wide m=128 split 2");
+  if (passes.size() == 1) {
+    EXPECT_TRUE(passes[0].wide_tile);
+    EXPECT_EQ(passes[0].splits, 2);
+  }
+  split.splits = 3;  // a third partial does not fit the workspace
+  status = marlin::choose_exec_config(problem(128, 8192, 28672, kF16, 8), h100(), table.view,
+                                      &passes, &split, kHeuristicOnly);
+  EXPECT_STATUS(status, Code::kInvalidArgument, "forced splits=3", "wide m=128 split 3");
   // 65 rows: one wide tile; 64 rows: the config's own, which the kernel also runs.
   status = marlin::choose_exec_config(problem(65, 8192, 28672, kF16, 8), h100(), table.view,
                                       &passes, &one_unit, kHeuristicOnly);

@@ -311,7 +311,10 @@ void test_workspace_bytes() {
   EXPECT_EQ(marlin::gemm_workspace_bytes(16, 4096, 4096, marlin::kS8.id(), true),
             4096 + 16 * 4096 + c_tmp);
   // No C_tmp past kSplitKMaxRows rows, or when two partials of M x N exceed the 8 MiB budget.
-  EXPECT_EQ(marlin::gemm_workspace_bytes(65, 4096, 4096, marlin::kFloat16.id(), false), 4096);
+  EXPECT_EQ(marlin::gemm_workspace_bytes(257, 4096, 4096, marlin::kFloat16.id(), false), 4096);
+  // 128 rows: 2 MiB per partial -> 4 partials.
+  EXPECT_EQ(marlin::gemm_workspace_bytes(128, 4096, 4096, marlin::kFloat16.id(), false),
+            4096 + 4 * 128 * 4096 * 4);
   EXPECT_EQ(marlin::gemm_workspace_bytes(64, 28672, 8192, marlin::kFloat16.id(), false), 4096);
   // The budget bounds the splits: 64 x 8192 fp32 = 2 MiB per partial -> 4 partials.
   EXPECT_EQ(marlin::gemm_workspace_bytes(64, 8192, 8192, marlin::kFloat16.id(), false),

@@ -80,6 +80,13 @@ __device__ __forceinline__ void prefetch_l2(const void* gmem, uint32_t bytes) {
 #endif
 }
 
+// The dynamic shared memory this launch has, in bytes (PTX %dynamic_smem_size).
+__device__ __forceinline__ int dynamic_smem_bytes() {
+  uint32_t bytes = 0;
+  asm("mov.u32 %0, %%dynamic_smem_size;\n" : "=r"(bytes));
+  return static_cast<int>(bytes);
+}
+
 template <int kValue>
 struct IntConst {
   static constexpr int value = kValue;

@@ -66,9 +66,12 @@ __global__ void __launch_bounds__(threads) Marlin(MARLIN_KERNEL_PARAMS) {
   if constexpr (::marlin::uses_mma_body(kCfg)) {
 #if MARLIN_HAS_WGMMA
     if constexpr (::marlin::has_wide_tile(kCfg)) {
-      // The host asked for 128-row tiles (kernel_config.h, runs_wide_tile).
+      // The host asked for 128-row tiles (kernel_config.h, runs_wide_tile), and the launch has
+      // their shared memory: a caller passing the device's limit as max_shared_mem, as
+      // upstream's do, with the config's own size gets the config's own tiles.
       constexpr ::marlin::KernelConfig kWide = ::marlin::wide_tile_config(kCfg);
-      if (::marlin::runs_wide_tile(kCfg, prob_m, max_shared_mem)) {
+      const int smem = min(max_shared_mem, ::marlin::detail::dynamic_smem_bytes());
+      if (::marlin::runs_wide_tile(kCfg, prob_m, smem)) {
         ::marlin::detail::mma_body<a_type_id, b_type_id, c_type_id, s_type_id, threads,
                                    kWide.thread_m_blocks, thread_n_blocks, thread_k_blocks,
                                    m_block_size_8, kWide.stages, group_blocks, is_zp_float>(
