@@ -233,12 +233,14 @@ EOF
         scheduler: *scheduler
 EOF
   fi
-  # Every RPC in flight holds one of these threads, the bots' and Bazel's long polls included,
-  # and the server refuses the rest (RESOURCE_EXHAUSTED: the 20 of BuildGrid's example config
-  # failed the upload of the torch wheel's 10,000 files); .bazelrc keeps Bazel's connections
-  # below it (--remote_max_connections).
+  # Every RPC being served holds one of these threads, the bots' and Bazel's long polls
+  # included. gRPC refuses the RPCs beyond maximum-concurrent-rpcs (RESOURCE_EXHAUSTED), which
+  # defaults to the thread count: the 20 of BuildGrid's example config failed the upload of the
+  # torch wheel's 10,000 files, and 128 still failed the bots' parallel uploads of a cold
+  # //tests/... build. A larger limit queues the burst for a thread instead of failing it.
   cat <<EOF
 thread-pool-size: $threads
+maximum-concurrent-rpcs: $((threads * 8))
 EOF
 }
 

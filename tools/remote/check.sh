@@ -41,7 +41,9 @@ rm -f "$out"/*.log "$out"/*.json
 bgd=(bash tools/remote/buildgrid.sh)
 bazel_cmd=(nice -n 10 bazel --output_base="$base")
 common=(--symlink_prefix=/ --color=no --curses=no --show_progress_rate_limit=30)
-stats=(python3 tools/remote/build_stats.py)
+# The BuildGrid venv's Python: it has absl-py (buildgrid.sh installs it for bot.py), which the
+# machine's python3 need not have.
+stats=("$state/venv/bin/python3" tools/remote/build_stats.py)
 started=0
 helper_pids=()
 results=()
@@ -74,6 +76,9 @@ cleanup() {
   exit $((rc ? rc : failed))
 }
 trap cleanup EXIT
+# Interrupted: the summary says FAIL (the EXIT trap sees the signal's status).
+trap 'exit 130' INT
+trap 'exit 143' TERM
 
 # run_bazel NAME LIMIT_S ARGS...: one Bazel command, its output in $out/NAME.log, its wall
 # time in $wall; the command's status in $rc (it does not stop the script).
