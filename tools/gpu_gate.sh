@@ -32,12 +32,12 @@ python3 tests/cc/host_gpu_smoke.py > "${out}/smoke.log" 2>&1 || status=1
 tail -1 "${out}/smoke.log"
 
 step "memcheck / racecheck"
-subset="m1-k1408 or m7-k1664 or m26-k1408 or test_gpu_pack or test_forced_configs or test_bitwise or test_wide_tile_m_edges and 129"
+subset="m1-k1408 or m7-k1664 or m26-k1408 or test_gpu_pack or test_forced_configs or test_bitwise or test_wide_tile_m_edges and (129 or 192)"
 timeout 170 compute-sanitizer --tool memcheck --error-exitcode 9 python3 -m pytest tests/gpu -q \
   -p no:cacheprovider -k "${subset}" > "${out}/memcheck.log" 2>&1 || status=1
 tail -2 "${out}/memcheck.log"
 timeout 110 compute-sanitizer --tool racecheck --error-exitcode 9 python3 -m pytest tests/gpu -q \
-  -p no:cacheprovider -k "gptq_int4-f16-g128-m1-k1408 or gptq_int4-f16-g128-m26-k1408 or awq_int4-f16-g128-m7 or test_forced_configs and t256-k128-n128 or test_8bit_activation_forced_configs and t128-k64-n128-m2 or test_wide_tile_m_edges and 129-s3-bf16" \
+  -p no:cacheprovider -k "gptq_int4-f16-g128-m1-k1408 or gptq_int4-f16-g128-m26-k1408 or awq_int4-f16-g128-m7 or test_forced_configs and t256-k128-n128 or test_8bit_activation_forced_configs and t128-k64-n128-m2 or test_wide_tile_m_edges and 192-3-bf16" \
   > "${out}/racecheck.log" 2>&1 || status=1
 tail -2 "${out}/racecheck.log"
 

@@ -114,18 +114,23 @@ def test_forced_configs(tile, splits):
     check(run(a, w, (threads, tk, tn, tmb, m8, splits)), a, w)
 
 
+# (M, splits): M around the wide tile's boundaries; split only where M is one launch (a multiple
+# of 64 rows, at most 256: exec_config.h kSplitKMaxRows), else upstream's M loop runs passes.
+WIDE_EDGES = [(m, 1) for m in (65, 100, 127, 128, 129, 191, 192, 255, 256, 257, 383)] + [
+    (m, 3) for m in (128, 192, 256)
+]
+
+
 @pytest.mark.parametrize("dtype", [torch.float16, torch.bfloat16], ids=["f16", "bf16"])
-@pytest.mark.parametrize("splits", [1, 3], ids=["s1", "s3"])
-@pytest.mark.parametrize("m", [65, 100, 127, 128, 129, 191, 192, 255, 256, 257, 383])
+@pytest.mark.parametrize("m,splits", WIDE_EDGES, ids=lambda v: str(v))
 def test_wide_tile_m_edges(m, splits, dtype):
-    """The wide 128-row wgmma tile (sm_90a) of the 128-thread 128 x 64 config, M around its
-    boundaries, whole and split (up to 256 rows: exec_config.h kSplitKMaxRows); elsewhere the
-    config's own 64-row tiles."""
+    """The wide 128-row wgmma tile (sm_90a) of the 128-thread 128 x 64 config, whole and split;
+    elsewhere the config's own 64-row tiles."""
     _need_gptq()
     w = weights(2048, 512, 128, dtype)
     torch.manual_seed(seed_for("edge-wide", m, splits))
     a = torch.randn(m, 2048, device="cuda", dtype=dtype)
-    check(run(a, w, (128, 128, 64, 4, False, splits if m <= 256 else 1)), a, w)
+    check(run(a, w, (128, 128, 64, 4, False, splits)), a, w)
 
 
 @pytest.mark.parametrize("activation", ["int8", "fp8"])
