@@ -190,7 +190,8 @@ mark=$(wc -l <"$bot1_log")
   for ((i = 0; i < 6000; i++)); do
     line=$(tail -n +"$((mark + 1))" "$bot1_log" | grep -E 'lease [^ ]*: (started|done)' |
       tail -n 1 || true)
-    if [[ "$line" =~ lease\ ([^ ]*):\ started\ buildbox-run.*:\ nvcc$ ]]; then
+    # nvcc itself (per_file) or the per-arch actions' nvcc_stages driver (the default).
+    if [[ "$line" =~ lease\ ([^ ]*):\ started\ buildbox-run.*:\ nvcc(_stages)?$ ]]; then
       lease=${BASH_REMATCH[1]}
       sleep 2
       echo "$lease" >"$out/killed_lease"
