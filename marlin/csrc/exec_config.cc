@@ -675,14 +675,17 @@ const DispatchEntry* measured_entry(const DispatchTable& dispatch, const GemmPro
 void set_pass_tiles(const GemmProblem& p, const DeviceLimits& device, ExecPass* pass) {
   const KernelConfig& c = pass->config;
   int bm = c.m_block_size_8 ? 8 : 16 * c.thread_m_blocks;
-  const KernelConfig wide = wide_tile_config(c);
-  const int wide_smem = required_shared_mem(wide);
-  pass->wide_tile = device.cc_major == 9 && device.cc_minor == 0 &&
-                    wide_smem <= device.max_shared_mem_optin &&
-                    runs_wide_tile(c, static_cast<int>(pass->rows), wide_smem);
-  if (pass->wide_tile) {
-    bm = 16 * wide.thread_m_blocks;
-    pass->shared_mem_bytes = wide_smem;
+  pass->wide_tile = false;
+  // Per call: the wide tile's shared memory only for the configs and devices that can have it.
+  if (device.cc_major == 9 && device.cc_minor == 0 && has_wide_tile(c)) {
+    const KernelConfig wide = wide_tile_config(c);
+    const int wide_smem = required_shared_mem(wide);
+    if (wide_smem <= device.max_shared_mem_optin &&
+        runs_wide_tile(c, static_cast<int>(pass->rows), wide_smem)) {
+      pass->wide_tile = true;
+      bm = 16 * wide.thread_m_blocks;
+      pass->shared_mem_bytes = wide_smem;
+    }
   }
   pass->tiles = ceil_div(pass->rows, bm) * (p.n / (16 * c.thread_n_blocks));
 }
