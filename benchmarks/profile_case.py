@@ -1,10 +1,11 @@
-"""One marlin.gemm case, launched a few times, for Nsight Compute (GPTQ int4 g128, fp16).
+"""One marlin.gemm case, launched a few times, for Nsight Compute (any scheme of gemm_bench.py).
 
     ncu --clock-control none -k regex:Marlin --launch-skip 2 --launch-count 1 \\
-        python3 benchmarks/profile_case.py --k 8192 --n 28672 --m 1
+        python3 benchmarks/profile_case.py --k 8192 --n 28672 --m 1 [--scheme nvfp4]
 
-Fresh random inputs; the output is checked against a float64 reference the way gemm_bench.py
-checks it (rel_error < TOLERANCE), so a profile of a wrong kernel is not mistaken for a fast one.
+Inputs are quantized and prepared exactly as gemm_bench.py does for the scheme (fresh random
+weights and activations); the output is checked against the same float64 reference (rel_error <
+TOLERANCE), so a profile of a wrong kernel is not mistaken for a fast one.
 """
 
 from __future__ import annotations
@@ -13,11 +14,15 @@ import argparse
 import sys
 
 import torch
-from gemm_bench import TOLERANCE  # the same folder: the bundle's benchmarks/
+from gemm_bench import HEADLINE  # the same folder: the bundle's benchmarks/
+from gemm_bench import SCHEMES
+from gemm_bench import TOLERANCE
+from gemm_bench import make_activations
+from gemm_bench import prepare
+from gemm_bench import quantize
 from gemm_bench import rel_error
 
 import marlin
-from marlin import quant
 
 
 def main() -> int:
@@ -25,19 +30,20 @@ def main() -> int:
     p.add_argument("--k", type=int, required=True)
     p.add_argument("--n", type=int, required=True)
     p.add_argument("--m", type=int, required=True)
+    p.add_argument("--scheme", default=HEADLINE, choices=sorted(SCHEMES))
     p.add_argument("--calls", type=int, default=4)
     args = p.parse_args()
-    torch.manual_seed(0)
-    q = quant.quantize_gptq(torch.randn(args.k, args.n, device="cuda"), group_size=128)
-    w = marlin.prepare_weights("gptq", **q.tensors)
-    a = torch.randn(args.m, args.k, device="cuda", dtype=torch.float16)
-    out = torch.empty(args.m, args.n, device="cuda", dtype=torch.float16)
-    ws = marlin.make_workspace(args.m, args.n, args.k)
+    s = SCHEMES[args.scheme]
+    q = quantize(s, args.k, args.n, seed=0, device="cuda")
+    w = prepare(s, q)
+    _, a, a_scales, a_ref = make_activations(s, args.m, args.k, seed=1, device="cuda")
+    out = torch.empty(args.m, args.n, device="cuda", dtype=getattr(torch, s.dtype))
+    ws = marlin.make_workspace(args.m, args.n, args.k, a_dtype=s.a_dtype, device="cuda")
     for _ in range(args.calls):
-        marlin.gemm(a, w, out=out, workspace=ws)
+        marlin.gemm(a, w, a_scales=a_scales, out=out, workspace=ws)
     torch.cuda.synchronize()
-    err = rel_error(out, quant.reference_gemm(a, w))
-    print(f"K={args.k} N={args.n} M={args.m}: mean relative error {err:.2e}")
+    err = rel_error(out, a_ref @ q.w_ref.double())
+    print(f"{args.scheme} K={args.k} N={args.n} M={args.m}: mean relative error {err:.2e}")
     return 0 if err < TOLERANCE else 1
 
 

@@ -173,16 +173,19 @@ struct Result {
 
 // The dequantization primitives alone (mma_dequant.cuh), exhaustively. Integer codes: every
 // 4-bit code at every pair position of a word whose other nibbles are all ones, with every int
-// zero point folded into the bias (kU4, code_bias4) and with the type's own bias (kU4B8): both
-// halves must be exactly q - z. Float codes in fp16: every e4m3 and e2m1 code left unfixed (the
-// FloatFix fold of mma_body.cuh) must be exactly its value times 2^-8 / 2^-14.
+// zero point folded into the bias (kU4, code_bias4_zp, as mma_body.cuh builds it) and with the
+// type's own bias (kU4B8): both halves must be exactly q - z. Float codes in fp16: every e4m3 and
+// e2m1 code left unfixed (the FloatFix fold of mma_body.cuh) must be exactly its value times 2^-8
+// / 2^-14; and every e2m1 code left unfixed times every e4m3 scale, multiplied in fp16 as the
+// kernel does (kFixFoldsPastScales), exactly code * scale * 2^-14.
 constexpr int kIntCodeCases = 17 * 16 * 4;  // (zero point 0..15 | kU4B8) x code x pair
 
 template <ScalarTypeId c_type, int p>
 __device__ uint32_t int_pair(uint32_t word, int z) {
   using namespace marlin::mma;
   if (z == 16) return code_pair4<marlin::kU4B8.id(), c_type, p>(word);
-  return code_pair4<marlin::kU4.id(), c_type, p>(word, code_bias4<marlin::kU4.id(), c_type, p>(z));
+  return code_pair4<marlin::kU4.id(), c_type, p>(word,
+                                                 code_bias4_zp<marlin::kU4.id(), c_type, p>(z));
 }
 
 template <ScalarTypeId c_type>
@@ -227,6 +230,43 @@ __global__ void float_code_kernel(float2* out) {
   if (code < 16) {
     out[256 + code] = pair_values<kF16>(code_pair4<marlin::kFE2M1f.id(), kF16, 0>(code * 0x10001u));
   }
+}
+
+// Block s (an e4m3 scale code), thread c (an e2m1 code): out[16 s + c] = the kernel's fp16 pair
+// product; out[4096 + s] = the scale as the kernel converts it.
+__global__ void scaled_fp4_kernel(float2* out) {
+  using namespace marlin::mma;
+  constexpr ScalarTypeId kF16 = marlin::kFloat16.id();
+  const uint32_t s = blockIdx.x, c = threadIdx.x;
+  const uint32_t scale = splat_bits(marlin::e4m3_to_half_bits(s));
+  const uint32_t code = code_pair4<marlin::kFE2M1f.id(), kF16, 0>(c * 0x10001u);
+  out[16 * s + c] = pair_values<kF16>(mul2<kF16>(code, scale));
+  if (c == 0) out[4096 + s] = pair_values<kF16>(scale);
+}
+
+int check_scaled_fp4() {
+  float2* d = nullptr;
+  CUDA_CHECK(cudaMalloc(&d, (4096 + 256) * sizeof(float2)));
+  scaled_fp4_kernel<<<256, 16>>>(d);
+  CUDA_CHECK(cudaGetLastError());
+  std::vector<float2> h(4096 + 256);
+  CUDA_CHECK(cudaMemcpy(h.data(), d, h.size() * sizeof(float2), cudaMemcpyDeviceToHost));
+  CUDA_CHECK(cudaFree(d));
+  int bad = 0;
+  for (uint32_t s = 0; s < 256; ++s) {
+    const double scale = e4m3_value(static_cast<uint8_t>(s));
+    if (std::isnan(scale)) {
+      bad += !std::isnan(h[4096 + s].x);
+      continue;
+    }
+    bad += h[4096 + s].x != scale || h[4096 + s].y != scale;
+    for (uint32_t c = 0; c < 16; ++c) {
+      const double want = e2m1_value(c) * scale;
+      const float2 got = h[16 * s + c];
+      bad += got.x * 0x1p14 != want || got.y * 0x1p14 != want;
+    }
+  }
+  return bad;
 }
 
 template <ScalarTypeId c_type>
@@ -515,6 +555,10 @@ int main() {
   std::printf("fp16 e4m3 / e2m1 codes left unfixed: %d mismatches %s\n", float_bad,
               float_bad == 0 ? "PASS" : "FAIL");
   (float_bad == 0 ? res.passed : res.failed)++;
+  const int fp4_bad = check_scaled_fp4();
+  std::printf("fp16 e2m1 codes left unfixed x e4m3 scales: %d mismatches %s\n", fp4_bad,
+              fp4_bad == 0 ? "PASS" : "FAIL");
+  (fp4_bad == 0 ? res.passed : res.failed)++;
 
   int dev = 0, sm_count = 0, max_smem = 0;
   CUDA_CHECK(cudaGetDevice(&dev));

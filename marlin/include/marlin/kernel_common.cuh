@@ -36,18 +36,36 @@ __device__ __forceinline__ void copy_wait() {
 #endif
 }
 
-// `bytes` (a multiple of 16) from global to shared memory, 16 bytes per thread per step.
-template <int kThreads, int kBytes>
-__device__ __forceinline__ void copy_run(uint8_t* smem_dst, const uint8_t* gmem_src, int tid) {
-  static_assert(kBytes % 16 == 0, "copies are whole 16-byte chunks");
-  constexpr int kChunks = kBytes / 16;
+// A step's rows of grouped scales or zero points: kRows rows of kRowBytes (a multiple of 16),
+// row_stride bytes apart in global memory and contiguous in shared memory. Each thread keeps the
+// sources of its 16-byte chunks, set once per tile and advanced by a constant per copy, so a
+// step's copies cost no 64-bit address arithmetic.
+template <int kThreads, int kRows, int kRowBytes>
+struct RowsCopy {
+  static_assert(kRowBytes % 16 == 0, "copies are whole 16-byte chunks");
+  static constexpr int kRowChunks = kRowBytes / 16;
+  static constexpr int kChunks = kRows * kRowChunks;
+  static constexpr int kCopies = (kChunks + kThreads - 1) / kThreads;
+  const uint8_t* src[kCopies > 0 ? kCopies : 1];
+
+  __device__ __forceinline__ void init(const uint8_t* first_row, int64_t row_stride, int tid) {
 #pragma unroll
-  for (int it = 0; it < (kChunks + kThreads - 1) / kThreads; ++it) {
-    const int i = tid + it * kThreads;
-    if (kChunks % kThreads != 0 && i >= kChunks) break;
-    copy16(smem_dst + i * 16, gmem_src + i * 16, true);
+    for (int it = 0; it < kCopies; ++it) {
+      const int i = (tid + it * kThreads) % kChunks;
+      src[it] = first_row + (i / kRowChunks) * row_stride + (i % kRowChunks) * 16;
+    }
   }
-}
+  // Copies the rows to smem_dst, then moves the sources `advance` bytes on.
+  __device__ __forceinline__ void copy(uint8_t* smem_dst, int64_t advance, int tid) {
+#pragma unroll
+    for (int it = 0; it < kCopies; ++it) {
+      const int i = tid + it * kThreads;
+      if (kChunks % kThreads != 0 && i >= kChunks) break;
+      copy16(smem_dst + i * 16, src[it], true);
+      src[it] += advance;
+    }
+  }
+};
 
 // Programmatic dependent launch (sm_90+, design.md section 11). The host launches a kernel
 // with programmatic stream serialization only when it was compiled for compute_90 or later

@@ -156,8 +156,12 @@ __device__ __forceinline__ void mma_body(MARLIN_KERNEL_PARAMS) {
   static_assert(!kScaleAcc || kWeightsA, "the folded scales follow the lane's weight columns");
   // The float codes' exponent fix (FloatFix) joins the fp32 scales where those multiply the sums
   // (weights: kScaleOut, kScaleAcc; e4m3 activations: the epilogue's row factor) instead of
-  // costing a multiply per pair: fp16 only (FloatFix::kFoldable), the same bits.
-  constexpr bool kWeightFixOut = Fix::kFoldable && (kScaleOut || kScaleAcc);
+  // costing a multiply per pair: fp16 only (FloatFix::kFoldable), the same bits. NVFP4's grouped
+  // scales multiply every pair, exactly even on the shifted codes (kFixFoldsPastScales), so its
+  // fix joins the epilogue's row factor (kRowFix) with the global scale.
+  constexpr bool kFixPastScales = mma::kFixFoldsPastScales<b_type_id, c_type_id, s_type_id>;
+  constexpr bool kWeightFixOut = Fix::kFoldable && (kScaleOut || kScaleAcc || kFixPastScales);
+  constexpr float kRowFix = kWeightFixOut && !kScaleOut && !kScaleAcc ? Fix::kValue : 1.f;
   constexpr bool kActFixOut = kWidenA && AFix::kFoldable;
   static_assert(!kZp || kBits == 4 || !is_zp_float, "float zero points are 4-bit only");
   (void)use_atomic_add, (void)use_fp32_reduce, (void)max_shared_mem, (void)num_groups;
@@ -283,7 +287,8 @@ __device__ __forceinline__ void mma_body(MARLIN_KERNEL_PARAMS) {
     }
   }
   wait_for_prior_grids();
-  const float global_scale = kHasGlobalScale ? __ldg(global_scale_ptr) : 1.f;
+  // The epilogue's factor for every row: the NVFP4 global scale and the folded fix (kRowFix).
+  const float row_factor = (kHasGlobalScale ? __ldg(global_scale_ptr) : 1.f) * kRowFix;
 
 #pragma unroll 1
   for (int item = blockIdx.x; item < num_items; item += gridDim.x) {
@@ -321,6 +326,24 @@ __device__ __forceinline__ void mma_body(MARLIN_KERNEL_PARAMS) {
       const int i = (tid + it * threads) % kBChunks;
       b_src[it] = b_tile + (i / (kSliceBytes / 16)) * slice_stride + (i % (kSliceBytes / 16)) * 16;
     }
+    // Grouped scales and zero points: a step stages kGroupRows rows of the tile's columns. Groups
+    // of whole steps are staged only by the steps that read them (the first of the tile's range
+    // and each group's first), one row further each time; smaller groups by every step.
+    constexpr int kStagedRows = kGroupRows > 0 ? kGroupRows : 1;
+    constexpr int kZRowBytes = is_zp_float ? kBN * 2 : kIntZp ? kBN * kBits / 8 : 16;
+    RowsCopy<threads, kStagedRows, kBN * kSBytes> s_copy;
+    RowsCopy<threads, kStagedRows, kZRowBytes> z_copy;
+    const int64_t s_row_stride = static_cast<int64_t>(prob_n) * kSBytes;
+    const int64_t z_row_stride = static_cast<int64_t>(prob_n) * kZRowBytes / kBN;
+    constexpr int kRowsPerCopy = kGroupPerStep ? 1 : kStagedRows;
+    if constexpr (kGroupRows > 0) {
+      const int64_t first = static_cast<int64_t>(kt_begin) * kBK / kGroupK;
+      const int64_t col0 = n0;
+      s_copy.init(s_bytes + first * s_row_stride + col0 * kSBytes, s_row_stride, tid);
+      if constexpr (is_zp_float || kIntZp) {
+        z_copy.init(z_bytes + first * z_row_stride + col0 * kZRowBytes / kBN, z_row_stride, tid);
+      }
+    }
 
     // Loads step load_kt into slot load_slot, then advances both: steps are loaded in order.
     int load_kt = kt_begin;
@@ -343,18 +366,10 @@ __device__ __forceinline__ void mma_body(MARLIN_KERNEL_PARAMS) {
         b_src[it] += b_step_stride;
       }
       if constexpr (kGroupRows > 0) {
-        const int first_group = static_cast<int>(static_cast<int64_t>(load_kt) * kBK / kGroupK);
-#pragma unroll
-        for (int r = 0; r < kGroupRows; ++r) {
-          const int64_t gr = first_group + r;
-          copy_run<threads, kBN * kSBytes>(slot + kSOff + r * kBN * kSBytes,
-                                           s_bytes + (gr * prob_n + n0) * kSBytes, tid);
-          if constexpr (is_zp_float) {
-            copy_run<threads, kBN * 2>(slot + kZOff + r * kBN * 2, z_bytes + (gr * prob_n + n0) * 2,
-                                       tid);
-          } else if constexpr (kIntZp) {
-            copy_run<threads, kBN * kBits / 8>(slot + kZOff + r * (kBN * kBits / 8),
-                                               z_bytes + (gr * prob_n + n0) * kBits / 8, tid);
+        if (!kGroupPerStep || load_kt == kt_begin || load_kt % kStepsPerGroup == 0) {
+          s_copy.copy(slot + kSOff, kRowsPerCopy * s_row_stride, tid);
+          if constexpr (is_zp_float || kIntZp) {
+            z_copy.copy(slot + kZOff, kRowsPerCopy * z_row_stride, tid);
           }
         }
       }
@@ -379,8 +394,8 @@ __device__ __forceinline__ void mma_body(MARLIN_KERNEL_PARAMS) {
         sc[j][0] = sc[j][1] = mma::splat_bits(s16);
       }
       if constexpr (kIntZp) {
-        zc[j][0] = mma::code_bias4<b_type_id, c_type_id, 0>(static_cast<float>(z));
-        zc[j][1] = mma::code_bias4<b_type_id, c_type_id, 1>(static_cast<float>(z));
+        zc[j][0] = mma::code_bias4_zp<b_type_id, c_type_id, 0>(z);
+        zc[j][1] = mma::code_bias4_zp<b_type_id, c_type_id, 1>(z);
       } else {
         zc[j][0] = zc[j][1] = mma::splat_bits(z);
       }
@@ -859,9 +874,9 @@ __device__ __forceinline__ void mma_body(MARLIN_KERNEL_PARAMS) {
           const int row = first + u * kRowsPerPass;
           if (row >= tile_rows) break;
           const float v[4] = {sum[u].x, sum[u].y, sum[u].z, sum[u].w};
-          const float row_scale = kWidenA ? global_scale * __ldg(a_scales_ptr + m0 + row) *
+          const float row_scale = kWidenA ? row_factor * __ldg(a_scales_ptr + m0 + row) *
                                                 (kActFixOut ? AFix::kValue : 1.f)
-                                          : global_scale;
+                                          : row_factor;
           uint32_t packed[2] = {0u, 0u};
 #pragma unroll
           for (int q = 0; q < 4; ++q) {

@@ -80,6 +80,17 @@ struct FloatFix {
   static constexpr bool kFoldable = kNeeded && c_type == kFloat16.id();
 };
 
+// Whether the fix may scale the fp32 sums even where grouped scales multiply every pair in the c
+// type: (code * 2^-x) * s must round to exactly (code * s) * 2^-x. It does for e2m1 codes (at most
+// 2 significant bits, the lowest >= 2^-1) times e4m3 scales (at most 4, the lowest >= 2^-9) in
+// fp16: the products have at most 6 significant bits and none below 2^-10, so after the 2^-14
+// shift none is below 2^-24, fp16's subnormal step, and the largest (6 * 448 * 2^-14) is far from
+// its maximum. fp16 scales have 11 significant bits, and their shifted products would round
+// differently in fp16's subnormal range.
+template <ScalarTypeId b_type, ScalarTypeId c_type, ScalarTypeId s_type>
+inline constexpr bool kFixFoldsPastScales =
+    FloatFix<b_type, c_type>::kFoldable&& b_type == kFE2M1f.id() && s_type == kFE4M3fn.id();
+
 // (x & mask) | bits in one LOP3. Written as PTX because C's `&` then `|` of two immediates
 // compiles to two LOP3s (the instruction takes one immediate), one more per weight pair.
 template <uint32_t kMask, uint32_t kBits>
@@ -107,6 +118,21 @@ __device__ __forceinline__ uint32_t code_bias4(float z = 0.f) {
     return splat<c_type>(p % 2 == 0 ? 1024.f + bias : -(64.f + bias));
   } else {
     return splat<c_type>((kF16 ? 1024.f : 128.f) + bias);
+  }
+}
+
+// code_bias4 of a kU4 int zero point z (0..15) built from bits instead of through fp32: each
+// bias sits where the c type's step is 1 (M + z) or, for fp16's odd pairs, 1/16 (-(64 + z)), so
+// its pattern is the base's plus z or 16z in both halves: one multiply-add (no carries) instead
+// of a conversion chain per pair and group.
+template <ScalarTypeId b_type, ScalarTypeId c_type, int p>
+__device__ __forceinline__ uint32_t code_bias4_zp(uint32_t z) {
+  static_assert(b_type == kU4.id(), "int zero points are kU4 codes");
+  if constexpr (c_type == kFloat16.id()) {
+    return p % 2 == 0 ? z * 0x00010001u + 0x64006400u   // 1024 + z
+                      : z * 0x00100010u + 0xD400D400u;  // -(64 + z)
+  } else {
+    return z * 0x00010001u + 0x43004300u;  // bf16 128 + z
   }
 }
 
@@ -232,11 +258,10 @@ __device__ __forceinline__ uint32_t scale_bits16(uint32_t raw) {
     return raw == 0xFFu ? 0x7FC0u : raw == 0u ? 0x0040u : raw << 7;
   } else {
     static_assert(s_type == kFE4M3fn.id(), "scales: the c type, e4m3 or e8m0");
-    const float f = e4m3_to_float(raw);
     if constexpr (c_type == kFloat16.id()) {
-      return __half_as_ushort(__float2half_rn(f));
+      return e4m3_to_half_bits(raw);
     } else {
-      return __bfloat16_as_ushort(__float2bfloat16_rn(f));
+      return __bfloat16_as_ushort(__float2bfloat16_rn(e4m3_to_float(raw)));
     }
   }
 }
