@@ -16,9 +16,11 @@ template __global__ void Marlin<marlin::kFloat16.id(), marlin::kU4.id(), marlin:
 template __global__ void Marlin<marlin::kBFloat16.id(), marlin::kU4.id(), marlin::kBFloat16.id(), marlin::kBFloat16.id(), 128, 2, 8, 4, false, 4, 4, false>(MARLIN_KERNEL_PARAMS);
 // hqq_int4 (float zero points; 128 threads k8 n4)
 template __global__ void Marlin<marlin::kFloat16.id(), marlin::kU4.id(), marlin::kFloat16.id(), marlin::kFloat16.id(), 128, 1, 4, 8, false, 4, 4, true>(MARLIN_KERNEL_PARAMS);
-// gptq_int4 (m 4, 256 threads k4 n16; act-order m 3; channelwise m 2, 128 threads k8 n4: the
-// lightest wgmma dequantization, where ptxas once serialized the pipeline)
+// gptq_int4 (m 4, 256 threads k4 n16; m 4, 128 threads k8 n4: the wide 128-row tile's config;
+// act-order m 3; channelwise m 2, 128 threads k8 n4: the lightest wgmma dequantization, where
+// ptxas once serialized the pipeline)
 template __global__ void Marlin<marlin::kFloat16.id(), marlin::kU4B8.id(), marlin::kFloat16.id(), marlin::kFloat16.id(), 256, 4, 16, 4, false, 4, 8, false>(MARLIN_KERNEL_PARAMS);
+template __global__ void Marlin<marlin::kFloat16.id(), marlin::kU4B8.id(), marlin::kFloat16.id(), marlin::kFloat16.id(), 128, 4, 4, 8, false, 4, 8, false>(MARLIN_KERNEL_PARAMS);
 template __global__ void Marlin<marlin::kBFloat16.id(), marlin::kU4B8.id(), marlin::kBFloat16.id(), marlin::kBFloat16.id(), 128, 3, 8, 4, false, 4, 0, false>(MARLIN_KERNEL_PARAMS);
 template __global__ void Marlin<marlin::kFloat16.id(), marlin::kU4B8.id(), marlin::kFloat16.id(), marlin::kFloat16.id(), 128, 2, 4, 8, false, 4, -1, false>(MARLIN_KERNEL_PARAMS);
 // gptq_int8 (group 32; act-order m 4, 128 threads k8 n4)

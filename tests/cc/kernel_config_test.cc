@@ -119,11 +119,12 @@ int main() {
               expect(w.units == 1 || w.units == 2 || w.units == 4, "1, 2 or 4 units");
               expect(w.slices_per_group % 2 == 0, "even slices per group");
               expect(marlin::mma_a_bytes(c) % 1024 == 0, "A tiles on 1024 bytes");
-              // The wide 128-row tile: exactly the 64-row configs of one unit per warpgroup
-              // (4-stage rings); the same warp layout; more shared memory than the config's,
-              // which is how a launch asks for it; two 128-thread blocks of 4-bit weights
-              // still share a Hopper SM (228 KiB, 1 KiB reserved per block).
-              const bool wants_wide = m == 4 && w.units == 1 && stages == 4;
+              // The wide 128-row tile: exactly the 64-row configs of 4-bit weights and one unit
+              // per warpgroup (4-stage rings); the same warp layout; more shared memory than the
+              // config's, which is how a launch asks for it; two 128-thread blocks still share a
+              // Hopper SM (228 KiB, 1 KiB reserved per block).
+              const bool wants_wide =
+                  m == 4 && w.units == 1 && stages == 4 && marlin::scalar_type_size_bits(b) == 4;
               expect(marlin::has_wide_tile(c) == wants_wide, "wide tile: 64 rows, one unit");
               if (wants_wide) {
                 const KernelConfig wide = marlin::wide_tile_config(c);
@@ -137,7 +138,7 @@ int main() {
                            !marlin::runs_wide_tile(c, 64, wide_smem) &&
                            !marlin::runs_wide_tile(c, 128, smem),
                        "more than 64 rows and the wide tile's shared memory");
-                if (t.threads == 128 && marlin::scalar_type_size_bits(b) == 4) {
+                if (t.threads == 128) {
                   expect(2 * (wide_smem + 1024) <= 228 * 1024, "two wide blocks per SM");
                 }
                 ++wide_checked;

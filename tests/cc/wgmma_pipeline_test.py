@@ -26,10 +26,11 @@ INCLUDE = HERE.parent.parent / "marlin" / "include"
 # Marlin<a, b, c, s, threads, thread_m_blocks, thread_n_blocks, thread_k_blocks, m_block_size_8,
 # stages, group_blocks, is_zp_float>, as the smoke file spells its instantiations.
 _INSTANTIATION = re.compile(
-    r"Marlin<marlin::(\w+)\.id\(\), (?:marlin::\w+\.id\(\), ){3}"
+    r"Marlin<marlin::(\w+)\.id\(\), marlin::(\w+)\.id\(\), (?:marlin::\w+\.id\(\), ){2}"
     r"(\d+), (\d+), (\d+), \d+, (true|false), (\d+), -?\d+, (?:true|false)>"
 )
 _SIXTEEN_BIT = {"kFloat16", "kBFloat16"}
+_FOUR_BIT = {"kU4", "kU4B8", "kS4", "kFE2M1f"}
 
 
 def wants_wgmma(a_type: str, threads: int, m_blocks: int, bm8: bool, stages: int) -> bool:
@@ -39,20 +40,23 @@ def wants_wgmma(a_type: str, threads: int, m_blocks: int, bm8: bool, stages: int
     return mma_body and not bm8 and m_blocks >= 2 and threads % 128 == 0
 
 
-def wants_wide_tile(threads: int, m_blocks: int, n_blocks: int, stages: int) -> bool:
-    """The oracle for kernel_config.h's has_wide_tile on a wgmma config: 64 rows, 4+ stages, and
-    each warpgroup one 64-column unit (warpgroups split the units evenly)."""
+def wants_wide_tile(b_type: str, threads: int, m_blocks: int, n_blocks: int, stages: int) -> bool:
+    """The oracle for kernel_config.h's has_wide_tile on a wgmma config: 4-bit weights, 64 rows,
+    4+ stages, and each warpgroup one 64-column unit (warpgroups split the units evenly)."""
     units = 16 * n_blocks // 64
-    return m_blocks == 4 and stages >= 4 and units // min(threads // 128, units) == 1
+    one_unit = units // min(threads // 128, units) == 1
+    return b_type in _FOUR_BIT and m_blocks == 4 and stages >= 4 and one_unit
 
 
 def instantiations() -> list[tuple[str, bool, bool]]:
     """(instantiation, issues wgmma, has the wide tile) per instantiation of the smoke file."""
     found = []
     for m in _INSTANTIATION.finditer(SMOKE.read_text()):
-        a_type, threads, m_blocks, n_blocks, bm8, stages = m.groups()
+        a_type, b_type, threads, m_blocks, n_blocks, bm8, stages = m.groups()
         want = wants_wgmma(a_type, int(threads), int(m_blocks), bm8 == "true", int(stages))
-        wide = want and wants_wide_tile(int(threads), int(m_blocks), int(n_blocks), int(stages))
+        wide = want and wants_wide_tile(
+            b_type, int(threads), int(m_blocks), int(n_blocks), int(stages)
+        )
         found.append((m.group(0), want, wide))
     return found
 

@@ -226,15 +226,19 @@ MARLIN_HOST_DEVICE constexpr WgmmaShape wgmma_shape(const KernelConfig& c) {
 }
 
 // The wide wgmma tile (sm_90a, design.md section 11): a launch of more than 64 rows on a 64-row
-// wgmma config whose warpgroups own one 64-column unit each runs 128-row tiles instead, so that
-// each weight is dequantized once per 128 rows rather than twice (one m64n128 wgmma per unit and
-// slice). Its ring has one stage fewer than the config's: the A tiles double, and two 128-thread
-// blocks still share an SM. The host chooses it by launching with at least its shared memory
-// (runs_wide_tile); the kernel computes its tiles itself, so a build without wgmma that gets
-// such a launch runs the config's own tiles, only slower.
+// wgmma config of 4-bit weights whose warpgroups own one 64-column unit each runs 128-row tiles
+// instead, so that each weight is dequantized once per 128 rows rather than twice (one m64n128
+// wgmma per unit and slice). Its ring has one stage fewer than the config's: the A tiles double,
+// and two 128-thread blocks still share an SM. 8-bit weights keep the 64-row tile: the wide
+// tile was measured for 4-bit weights, and for 8-bit ones it measured no better (0.93-1.14x the
+// 64-row tile at M = 256 where the table picks it, docs/benchmarks.md run 14). The host
+// chooses it by launching with at least its shared memory (runs_wide_tile); the kernel computes
+// its tiles itself, so a build without wgmma that gets such a launch runs the config's own
+// tiles, only slower.
 MARLIN_HOST_DEVICE constexpr bool has_wide_tile(const KernelConfig& c) {
   const WgmmaShape w = wgmma_shape(c);
-  return w.valid && w.units == 1 && c.thread_m_blocks == 4 && c.stages >= 4;
+  return w.valid && w.units == 1 && c.thread_m_blocks == 4 && c.stages >= 4 &&
+         scalar_type_size_bits(c.b_type) == 4;
 }
 MARLIN_HOST_DEVICE constexpr KernelConfig wide_tile_config(const KernelConfig& c) {
   KernelConfig w = c;

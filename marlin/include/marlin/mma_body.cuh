@@ -777,24 +777,36 @@ __device__ __forceinline__ void mma_body(MARLIN_KERNEL_PARAMS) {
       }
     };
 
-    // The tile's fp32 sums, row-major in the ring (mma_sum_bytes). The k groups fold in a fixed
-    // order, K-1 first, then K-2, ..., 0: the same bits every run.
+    // The tile's fp32 sums, row-major in the ring (mma_sum_bytes), summed over the k groups in a
+    // fixed order, K-1 first, then K-2, ..., 0: the same bits every run. Where the ring holds a
+    // set of sums per k group (kSumSets), every group stores its own at once and the readers
+    // add them up (tile_run); otherwise the groups fold into one set in turn, one barrier each,
+    // while the others wait.
     float* const tile_sums = reinterpret_cast<float*>(smem);
     constexpr int kSumStride = mma_sum_stride(kCfg);
-    if (kgroup == kKGroups - 1) {
-      for_each_accumulator(
-          [&](float v, int row, int col) { tile_sums[row * kSumStride + col] = v; });
-    }
-    __syncthreads();
-#pragma unroll 1
-    for (int k = kKGroups - 2; k >= 0; --k) {
-      if (kgroup == k) {
-        for_each_accumulator([&](float v, int row, int col) {
-          float& sum = tile_sums[row * kSumStride + col];
-          sum = v + sum;
-        });
+    constexpr int kSumSetFloats = mma_sum_bytes(kCfg) / 4;
+    constexpr bool kSumSets =
+        kKGroups > 1 && kKGroups * mma_sum_bytes(kCfg) <= stages * mma_stage_bytes(kCfg);
+    if constexpr (kSumSets) {
+      float* const own = tile_sums + kgroup * kSumSetFloats;
+      for_each_accumulator([&](float v, int row, int col) { own[row * kSumStride + col] = v; });
+      __syncthreads();
+    } else {
+      if (kgroup == kKGroups - 1) {
+        for_each_accumulator(
+            [&](float v, int row, int col) { tile_sums[row * kSumStride + col] = v; });
       }
       __syncthreads();
+#pragma unroll 1
+      for (int k = kKGroups - 2; k >= 0; --k) {
+        if (kgroup == k) {
+          for_each_accumulator([&](float v, int row, int col) {
+            float& sum = tile_sums[row * kSumStride + col];
+            sum = v + sum;
+          });
+        }
+        __syncthreads();
+      }
     }
 
     // Every thread now walks the tile's existing rows as runs of 4 columns. The accumulators
@@ -810,7 +822,18 @@ __device__ __forceinline__ void mma_body(MARLIN_KERNEL_PARAMS) {
     const int run_col = 4 * (tid % kRunsPerRow);  // within the tile
     const int first_row = tid / kRunsPerRow;
     auto tile_run = [&](int row) {
-      return *reinterpret_cast<const float4*>(tile_sums + row * kSumStride + run_col);
+      const float* const run = tile_sums + row * kSumStride + run_col;
+      if constexpr (kSumSets) {
+        float4 sum = *reinterpret_cast<const float4*>(run + (kKGroups - 1) * kSumSetFloats);
+#pragma unroll
+        for (int k = kKGroups - 2; k >= 0; --k) {
+          const float4 v = *reinterpret_cast<const float4*>(run + k * kSumSetFloats);
+          sum = make_float4(v.x + sum.x, v.y + sum.y, v.z + sum.z, v.w + sum.w);
+        }
+        return sum;
+      } else {
+        return *reinterpret_cast<const float4*>(run);
+      }
     };
     // Split-K: each split stores its partial in C_tmp ([split][row][column]; 32-bit offsets:
     // the host splits only where C_tmp holds at most 8 MiB, exec_config.h), and the block that
