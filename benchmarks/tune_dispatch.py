@@ -9,10 +9,11 @@ marlin's dispatch table (marlin/csrc/generated/dispatch_table.h) from it:
 
     MARLIN_LIBRARY=$PWD/libmarlin.so PYTHONPATH=python python3 benchmarks/tune_dispatch.py \\
         --out $OUT/tune.json [--shapes 4096x4096,...] [--ms 1,16,64] [--dtype float16]
-        [--activation int8|fp8]
+        [--activation int8|fp8] [--bits 8]
 
 --activation times gptq_int4_a_int8 / gptq_int4_a_fp8 (per-row quantized activations) instead of
-the 16-bit scheme; the dispatch table keeps their entries apart (the header's a_bits).
+the 16-bit scheme, --bits 8 GPTQ int8 weights instead of int4; the dispatch table keeps their
+entries apart (the header's a_bits and b_bits).
 """
 
 from __future__ import annotations
@@ -113,8 +114,11 @@ def main() -> int:
     p.add_argument(
         "--activation", choices=("int8", "fp8"), help="8-bit activations (gptq_int4_a_*)"
     )
+    p.add_argument("--bits", type=int, default=4, choices=(4, 8), help="GPTQ weight bits")
     p.add_argument("--out", default="tune.json")
     args = p.parse_args()
+    if args.activation and args.bits != 4:
+        p.error("--activation times the int4 schemes gptq_int4_a_*: it takes no --bits 8")
     shapes = [tuple(int(x) for x in s.split("x")) for s in args.shapes.split(",")]
     ms = [int(x) for x in args.ms.split(",")]
     dtype = getattr(torch, args.dtype)
@@ -132,8 +136,12 @@ def main() -> int:
         ).stdout.strip(),
         "command": " ".join(sys.argv),
         "dtype": args.dtype,
-        "scheme": f"gptq_int4_a_{args.activation} g128" if args.activation else "gptq_int4 g128",
-        "a_bits": 8 if args.activation else 16,  # tools/dispatch_table.py keys entries by it
+        "scheme": f"gptq_int4_a_{args.activation} g128"
+        if args.activation
+        else f"gptq_int{args.bits} g128",
+        # tools/dispatch_table.py keys entries by both
+        "a_bits": 8 if args.activation else 16,
+        "b_bits": args.bits,
         "candidate_fields": [
             "threads",
             "thread_k",
@@ -145,10 +153,10 @@ def main() -> int:
     }
     for k, n in shapes:
         q = quant.quantize_gptq(
-            torch.randn(k, n, device="cuda") * 0.05, group_size=128, dtype=dtype
+            torch.randn(k, n, device="cuda") * 0.05, bits=args.bits, group_size=128, dtype=dtype
         )
         w = marlin.prepare_weights("gptq", activation=args.activation, **q.tensors)
-        copies = max(2, int(args.rotate_mb * 2**20 // (k * n // 2)) + 1)
+        copies = max(2, int(args.rotate_mb * 2**20 // (k * n * args.bits // 8)) + 1)
         ws = [w] + [clone_weights(w) for _ in range(copies - 1)]
         for m in ms:
             a = torch.randn(m, k, device="cuda", dtype=dtype)

@@ -633,14 +633,23 @@ int choose_split_k(const GemmProblem& p, const DeviceLimits& device, const ExecP
 
 namespace {
 
-// The measured entry for a pass of `rows` rows (design.md section 11): this device's SM count
-// and the problem's activation width, the smallest measured M >= rows (else the largest), the
-// nearest measured (K, N) in log distance. Null when nothing was measured for them.
+// The measured entry for a pass of `rows` rows (design.md section 11): this device's SM count,
+// the problem's activation width and weight width, the smallest measured M >= rows (else the
+// largest), the nearest measured (K, N) in log distance. Weights of a width never measured with
+// these activations take the entries of the other width. Null when nothing was measured for
+// this device and activation width.
 const DispatchEntry* measured_entry(const DispatchTable& dispatch, const GemmProblem& p,
                                     const DeviceLimits& device, int64_t rows) {
   const int a_bits = 8 * p.a_elem_bytes;
+  const int weight_bits = scalar_type_size_bits(p.b_type);
+  bool width_measured = false;
+  for (int i = 0; i < dispatch.size && !width_measured; ++i) {
+    const DispatchEntry& e = dispatch.entries[i];
+    width_measured = e.sms == device.num_sms && e.a_bits == a_bits && e.b_bits == weight_bits;
+  }
   auto measured_here = [&](const DispatchEntry& e) {
-    return e.sms == device.num_sms && e.a_bits == a_bits;
+    return e.sms == device.num_sms && e.a_bits == a_bits &&
+           (!width_measured || e.b_bits == weight_bits);
   };
   int64_t m = -1;
   int64_t largest = -1;

@@ -73,10 +73,10 @@ DeviceLimits h100() {
 }
 
 GemmProblem problem(int64_t m, int64_t n, int64_t k, ScalarTypeId a = marlin::kFloat16.id(),
-                    int group_blocks = -1) {
+                    int group_blocks = -1, ScalarTypeId b = marlin::kU4B8.id()) {
   GemmProblem p;
   p.a_type = a;
-  p.b_type = marlin::kU4B8.id();
+  p.b_type = b;
   p.c_type = (a == marlin::kBFloat16.id()) ? a : marlin::kFloat16.id();
   p.s_type = p.c_type;
   p.m = m;
@@ -458,25 +458,31 @@ void test_scheme_for() {
 }  // namespace
 
 // The generated table: every entry is a config the preset instantiates and the dispatcher
-// takes for its own shape on a GPU with its SM count, with activations of its width (int8 for
-// the 8-bit entries: no 8-row tile).
+// takes for its own shape on a GPU with its SM count, with activations and weights of its
+// widths (int8 activations for the 8-bit entries: no 8-row tile; GPTQ int8 weights for b_bits 8).
 void test_measured_table() {
   FakeTable table16(scheme_kernels(kF16, kU4B8, kF16, kF16, {-1, 8}, 4));
+  FakeTable table16_b8(scheme_kernels(kF16, marlin::kU8B128.id(), kF16, kF16, {-1, 8}, 4));
   FakeTable table8(scheme_kernels(kInt8Act, kU4B8, kF16, kF16, {-1, 8}, 4));
   const marlin::DispatchTable& measured = marlin::measured_dispatch();
   EXPECT_TRUE(measured.size > 0);
   for (int i = 0; i < measured.size; ++i) {
     const marlin::DispatchEntry& e = measured.entries[i];
     EXPECT_TRUE(e.a_bits == 16 || e.a_bits == 8);
+    EXPECT_TRUE(e.b_bits == 4 || (e.b_bits == 8 && e.a_bits == 16));
     EXPECT_TRUE(e.splits >= 1 && e.splits <= marlin::kMaxSplitK);
     EXPECT_TRUE(!e.m_block_size_8 || (e.thread_m_blocks == 1 && e.m <= 8 && e.a_bits == 16));
     DeviceLimits d = h100();
     d.num_sms = e.sms;
     std::vector<ExecPass> passes;
     const bool a16 = e.a_bits == 16;
-    auto status =
-        marlin::choose_exec_config(problem(e.m, e.n, e.k, a16 ? kF16 : kInt8Act, 8), d,
-                                   a16 ? table16.view : table8.view, &passes, nullptr, measured);
+    const bool b8 = e.b_bits == 8;
+    const ScalarTypeId b = b8 ? marlin::kU8B128.id() : kU4B8;
+    auto status = marlin::choose_exec_config(problem(e.m, e.n, e.k, a16 ? kF16 : kInt8Act, 8, b), d,
+                                             !a16 ? table8.view
+                                             : b8 ? table16_b8.view
+                                                  : table16.view,
+                                             &passes, nullptr, measured);
     EXPECT_STATUS(status, Code::kOk, "", "measured entry");
     EXPECT_TRUE(!passes.empty());
     if (passes.empty()) continue;
@@ -495,13 +501,14 @@ void test_measured_table() {
 void test_measured_lookup() {
   FakeTable table(scheme_kernels(kF16, kU4B8, kF16, kF16, {-1, 8}, 4));
   const marlin::DispatchEntry entries[] = {
-      {132, 16, 4096, 4096, 1, 128, 64, 128, 1, false, 8, 10.f},
-      {132, 16, 4096, 4096, 16, 256, 128, 128, 1, false, 4, 12.f},
-      {132, 16, 8192, 28672, 1, 128, 64, 128, 1, true, 4, 60.f},
-      {132, 16, 4096, 4096, 256, 256, 128, 128, 4, false, 1, 40.f},  // no such kernel
-      {132, 8, 4096, 4096, 1, 128, 128, 64, 1, false, 3, 11.f},
+      {132, 16, 4, 4096, 4096, 1, 128, 64, 128, 1, false, 8, 10.f},
+      {132, 16, 4, 4096, 4096, 16, 256, 128, 128, 1, false, 4, 12.f},
+      {132, 16, 4, 8192, 28672, 1, 128, 64, 128, 1, true, 4, 60.f},
+      {132, 16, 4, 4096, 4096, 256, 256, 128, 128, 4, false, 1, 40.f},  // no such kernel
+      {132, 8, 4, 4096, 4096, 1, 128, 128, 64, 1, false, 3, 11.f},
+      {132, 16, 8, 4096, 4096, 1, 256, 128, 128, 1, true, 2, 12.f},
   };
-  const marlin::DispatchTable dispatch{entries, 5};
+  const marlin::DispatchTable dispatch{entries, 6};
   std::vector<ExecPass> passes;
   // M = 1 near 4096x4096 (4096x5120): entry 0.
   auto status = marlin::choose_exec_config(problem(1, 5120, 4096), h100(), table.view, &passes,
@@ -535,6 +542,23 @@ void test_measured_lookup() {
   if (passes.size() == 1) {
     expect_pass(passes[0], 0, 1, 128, 1, 4, 8, false);
     EXPECT_EQ(passes[0].splits, 3);
+  }
+  // 8-bit weights take the entry measured with them; 4-bit weights never do (entry 0 above).
+  FakeTable table_b8(scheme_kernels(kF16, marlin::kU8B128.id(), kF16, kF16, {-1, 8}, 4));
+  status = marlin::choose_exec_config(problem(1, 4096, 4096, kF16, -1, marlin::kU8B128.id()),
+                                      h100(), table_b8.view, &passes, nullptr, dispatch);
+  EXPECT_STATUS(status, Code::kOk, "", "8-bit weights lookup");
+  if (passes.size() == 1) {
+    expect_pass(passes[0], 0, 1, 256, 1, 8, 8, true);
+    EXPECT_EQ(passes[0].splits, 2);
+  }
+  // With no entry of their width, 8-bit weights take the 4-bit ones (entry 0).
+  const marlin::DispatchTable only_b4{entries, 5};
+  status = marlin::choose_exec_config(problem(1, 5120, 4096, kF16, -1, marlin::kU8B128.id()),
+                                      h100(), table_b8.view, &passes, nullptr, only_b4);
+  if (passes.size() == 1) {
+    expect_pass(passes[0], 0, 1, 128, 1, 8, 4, false);
+    EXPECT_EQ(passes[0].splits, 8);
   }
   const marlin::DispatchTable only8{entries + 4, 1};
   std::vector<ExecPass> heuristic16;

@@ -13,6 +13,7 @@ from tools import dispatch_table
 REPO_ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 TUNES = (
     "benchmarks/results/tune_h200.json",
+    "benchmarks/results/tune_h200_b8.json",
     "benchmarks/results/tune_h200_a_int8.json",
     "benchmarks/results/tune_h200_a_fp8.json",
 )
@@ -41,6 +42,7 @@ def test_measurements_say_where_they_come_from():
         for key in ("card", "sms", "date", "commit", "command", "scheme", "dtype"):
             assert header.get(key), (path, key)
         assert dispatch_table.activation_bits(header) in (8, 16), path
+        assert dispatch_table.weight_bits(header) in (4, 8), path
 
 
 def test_best_is_the_fastest_correct_run():
@@ -92,12 +94,28 @@ def test_entries_are_keyed_by_activation_width():
     assert [(e["a_bits"], e["m_block_size_8"]) for e in entries] == [(16, True), (8, False)]
 
 
+def test_entries_are_keyed_by_weight_width():
+    def tune(bits, us, header_has_bits=True):
+        header = {"sms": 132, "a_bits": 16}
+        if header_has_bits:
+            header["b_bits"] = bits
+        rows = [{"k": 64, "n": 64, "m": 1, "config": [128, 128, 64, 1, bits == 4, 1], "us": us}]
+        return ("t", {"header": header, "rows": rows})
+
+    entries = dispatch_table.table_entries([tune(8, 2.0), tune(4, 1.0, header_has_bits=False)])
+    assert [(e["b_bits"], e["m_block_size_8"]) for e in entries] == [(4, True), (8, False)]
+
+
 def test_every_measured_shape_has_an_entry():
     entries = dispatch_table.table_entries(_tunes())
     for path, tune in _tunes():
-        bits = dispatch_table.activation_bits(tune["header"])
+        widths = (
+            dispatch_table.activation_bits(tune["header"]),
+            dispatch_table.weight_bits(tune["header"]),
+        )
         shapes = {(r["k"], r["n"], r["m"]) for r in tune["rows"]}
-        assert shapes <= {(e["k"], e["n"], e["m"]) for e in entries if e["a_bits"] == bits}, path
+        keyed = {(e["k"], e["n"], e["m"]) for e in entries if (e["a_bits"], e["b_bits"]) == widths}
+        assert shapes <= keyed, path
 
 
 def test_header_is_marked_as_generated():
