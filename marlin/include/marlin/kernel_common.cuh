@@ -46,7 +46,7 @@ struct RowsCopy {
   static constexpr int kRowChunks = kRowBytes / 16;
   static constexpr int kChunks = kRows * kRowChunks;
   static constexpr int kCopies = (kChunks + kThreads - 1) / kThreads;
-  const uint8_t* src[kCopies > 0 ? kCopies : 1];
+  const uint8_t* src[kCopies];
 
   __device__ __forceinline__ void init(const uint8_t* first_row, int64_t row_stride, int tid) {
 #pragma unroll

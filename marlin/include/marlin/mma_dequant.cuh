@@ -89,7 +89,7 @@ struct FloatFix {
 // differently in fp16's subnormal range.
 template <ScalarTypeId b_type, ScalarTypeId c_type, ScalarTypeId s_type>
 inline constexpr bool kFixFoldsPastScales =
-    FloatFix<b_type, c_type>::kFoldable&& b_type == kFE2M1f.id() && s_type == kFE4M3fn.id();
+    (FloatFix<b_type, c_type>::kFoldable) && b_type == kFE2M1f.id() && s_type == kFE4M3fn.id();
 
 // (x & mask) | bits in one LOP3. Written as PTX because C's `&` then `|` of two immediates
 // compiles to two LOP3s (the instruction takes one immediate), one more per weight pair.
