@@ -41,7 +41,8 @@ from marlin import quant
 # (threads, thread_k, thread_n): the thread configs every preset file instantiates.
 THREAD_CONFIGS = ((256, 128, 128), (128, 64, 128), (128, 128, 64), (256, 64, 256))
 SPLITS = (1, 2, 3, 4, 5, 6, 7, 8)
-# The most rows a split launch has (exec_config.h: kSplitKMaxRows).
+# The most rows a split launch has (exec_config.h: kSplitKMaxRows; //tests/dispatch compares
+# them, and SPLITS with kMaxSplitK).
 SPLIT_K_MAX_ROWS = 256
 QUANTIZE_ACTIVATION = {"int8": quant.quantize_activation_int8, "fp8": quant.quantize_activation_fp8}
 
