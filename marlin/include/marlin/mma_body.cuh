@@ -380,7 +380,7 @@ __device__ __forceinline__ void mma_body(MARLIN_KERNEL_PARAMS) {
     // B-side scale / zero point operands (c-type pairs) for the lane's column blocks (its
     // column lane_col(j) of each), indexed [j][0: rows 2t, 2t+1 | 1: rows 2t+8, 2t+9].
     // kScaleAcc keeps the scales as fp32 per column block instead (group_scale). Int zero
-    // points are folded into the code's bias pair instead (mma::code_bias4; the pair index is
+    // points are folded into the code's bias pair instead (mma::code_bias4_zp; the pair index is
     // the k half, and act-order, whose halves differ, has no int zero points).
     static_assert(!kIntZp || (kBits == 4 && !kActOrder), "int zero points: 4-bit, no act-order");
     uint32_t sc[kLaneBlocks][2];

@@ -106,14 +106,14 @@ __device__ __forceinline__ uint32_t and_or(uint32_t x) {
 }
 
 // The bias code_pair4 subtracts from pair p of 4-bit integer codes, as a c-type pair: the magic
-// number plus the type's bias (kU4B8: 8) plus z, where z is the integer zero point of kU4 codes
-// with int zero points (folded in here: (x - (M + z)) is as exact as (x - M) - z and one
-// instruction per pair fewer). fp16 subtracts M + z from even pairs and adds -(64 + z) to odd
-// ones (see code_pair4); bf16 subtracts M + z from every pair.
+// number M plus the type's bias (kU4B8: 8). fp16 subtracts M + bias from even pairs and adds
+// -(64 + bias) to odd ones (see code_pair4); bf16 subtracts M + bias from every pair. The int
+// zero point z of kU4 codes joins it instead of being subtracted on its own (code_bias4_zp:
+// (x - (M + z)) is as exact as (x - M) - z and one instruction per pair fewer).
 template <ScalarTypeId b_type, ScalarTypeId c_type, int p>
-__device__ __forceinline__ uint32_t code_bias4(float z = 0.f) {
+__device__ __forceinline__ uint32_t code_bias4() {
   constexpr bool kF16 = c_type == kFloat16.id();
-  const float bias = (b_type == kU4B8.id() || b_type == kS4.id() ? 8.f : 0.f) + z;
+  constexpr float bias = b_type == kU4B8.id() || b_type == kS4.id() ? 8.f : 0.f;
   if constexpr (kF16 && b_type != kS4.id()) {
     return splat<c_type>(p % 2 == 0 ? 1024.f + bias : -(64.f + bias));
   } else {
@@ -121,7 +121,7 @@ __device__ __forceinline__ uint32_t code_bias4(float z = 0.f) {
   }
 }
 
-// code_bias4 of a kU4 int zero point z (0..15) built from bits instead of through fp32: each
+// code_bias4 of kU4 codes with their int zero point z (0..15) folded in, built from bits: each
 // bias sits where the c type's step is 1 (M + z) or, for fp16's odd pairs, 1/16 (-(64 + z)), so
 // its pattern is the base's plus z or 16z in both halves: one multiply-add (no carries) instead
 // of a conversion chain per pair and group.
@@ -137,8 +137,8 @@ __device__ __forceinline__ uint32_t code_bias4_zp(uint32_t z) {
 }
 
 // Pair p (0..3) of a 4-bit word: codes at bits [4p, 4p+4) and [4p+16, 4p+20) -> value pair with
-// the bias pair removed (code_bias4: kU4B8 q - 8; kU4 q, or q - z with its zero point folded
-// in; e2m1 * 2^-x, no bias).
+// the bias pair removed (code_bias4: kU4B8 q - 8, kU4 q; code_bias4_zp: kU4 q - z; e2m1 * 2^-x,
+// no bias).
 template <ScalarTypeId b_type, ScalarTypeId c_type, int p>
 __device__ __forceinline__ uint32_t code_pair4(uint32_t word,
                                                uint32_t bias = code_bias4<b_type, c_type, p>()) {
