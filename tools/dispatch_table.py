@@ -25,20 +25,22 @@ import sys
 FIELDS = ("threads", "thread_k", "thread_n", "thread_m_blocks", "m_block_size_8", "splits")
 
 
+def _width(header: dict, key: str, older_runs: int, allowed: tuple[int, int]) -> int:
+    """header[key], one of `allowed`; runs that predate the field measured `older_runs`."""
+    bits = header.get(key, older_runs)
+    if bits not in allowed:
+        raise ValueError(f"{key} must be {allowed[0]} or {allowed[1]}, got {bits!r}")
+    return bits
+
+
 def activation_bits(header: dict) -> int:
     """16, or 8 for an 8-bit-activation run (runs before `a_bits` was recorded were 16-bit)."""
-    bits = header.get("a_bits", 16)
-    if bits not in (8, 16):
-        raise ValueError(f"a_bits must be 8 or 16, got {bits!r}")
-    return bits
+    return _width(header, "a_bits", 16, (8, 16))
 
 
 def weight_bits(header: dict) -> int:
     """4 or 8 (runs before `b_bits` was recorded timed GPTQ int4)."""
-    bits = header.get("b_bits", 4)
-    if bits not in (4, 8):
-        raise ValueError(f"b_bits must be 4 or 8, got {bits!r}")
-    return bits
+    return _width(header, "b_bits", 4, (4, 8))
 
 
 def best_configs(runs: list[list[dict]]) -> list[dict]:
