@@ -642,25 +642,29 @@ const DispatchEntry* measured_entry(const DispatchTable& dispatch, const GemmPro
                                     const DeviceLimits& device, int64_t rows) {
   const int a_bits = 8 * p.a_elem_bytes;
   const int weight_bits = scalar_type_size_bits(p.b_type);
-  bool width_measured = false;
-  for (int i = 0; i < dispatch.size && !width_measured; ++i) {
+  // One pass: the M to take among this width's entries and among every width's.
+  struct MChoice {
+    int64_t m = -1, largest = -1;
+    void see(int64_t entry_m, int64_t rows) {
+      largest = std::max(largest, entry_m);
+      if (entry_m >= rows && (m < 0 || entry_m < m)) m = entry_m;
+    }
+    int64_t chosen() const { return m >= 0 ? m : largest; }
+  };
+  MChoice this_width, any_width;
+  for (int i = 0; i < dispatch.size; ++i) {
     const DispatchEntry& e = dispatch.entries[i];
-    width_measured = e.sms == device.num_sms && e.a_bits == a_bits && e.b_bits == weight_bits;
+    if (e.sms != device.num_sms || e.a_bits != a_bits) continue;
+    any_width.see(e.m, rows);
+    if (e.b_bits == weight_bits) this_width.see(e.m, rows);
   }
+  if (any_width.largest < 0) return nullptr;
+  const bool width_measured = this_width.largest >= 0;
+  const int64_t m = width_measured ? this_width.chosen() : any_width.chosen();
   auto measured_here = [&](const DispatchEntry& e) {
     return e.sms == device.num_sms && e.a_bits == a_bits &&
            (!width_measured || e.b_bits == weight_bits);
   };
-  int64_t m = -1;
-  int64_t largest = -1;
-  for (int i = 0; i < dispatch.size; ++i) {
-    const DispatchEntry& e = dispatch.entries[i];
-    if (!measured_here(e)) continue;
-    largest = std::max<int64_t>(largest, e.m);
-    if (e.m >= rows && (m < 0 || e.m < m)) m = e.m;
-  }
-  if (largest < 0) return nullptr;
-  if (m < 0) m = largest;
   const DispatchEntry* best = nullptr;
   double best_distance = 0;
   for (int i = 0; i < dispatch.size; ++i) {
