@@ -40,14 +40,19 @@ def read_instructions(path: str) -> list[tuple[str, int]]:
     ]
 
 
-def region_shares(instructions: list[tuple[str, int]]) -> dict[str, float]:
-    """Shares of all samples: before / between / after the tensor-core instructions, and split_k
-    (after the last one, from the first strong partial store on; 0 when there is none)."""
+def tensor_span(instructions: list[tuple[str, int]]) -> tuple[int, int, int]:
+    """(all samples, index of the first tensor-core instruction, index of the last one)."""
     total = sum(s for _, s in instructions)
     tensor = [i for i, (text, _) in enumerate(instructions) if TENSOR_OP.search(text)]
     if total == 0 or not tensor:
         raise ValueError("no samples or no tensor-core instruction: not a tensor-core kernel")
-    first, last = tensor[0], tensor[-1]
+    return total, tensor[0], tensor[-1]
+
+
+def region_shares(instructions: list[tuple[str, int]]) -> dict[str, float]:
+    """Shares of all samples: before / between / after the tensor-core instructions, and split_k
+    (after the last one, from the first strong partial store on; 0 when there is none)."""
+    total, first, last = tensor_span(instructions)
     stores = [
         i for i, (text, _) in enumerate(instructions) if i > last and PARTIAL_STORE.search(text)
     ]
@@ -66,8 +71,7 @@ def region_shares(instructions: list[tuple[str, int]]) -> dict[str, float]:
 
 def top_after(instructions: list[tuple[str, int]], count: int = 8) -> list[tuple[float, str]]:
     """The most-sampled instructions after the last tensor-core one: (share, SASS text)."""
-    total = sum(s for _, s in instructions)
-    last = max(i for i, (text, _) in enumerate(instructions) if TENSOR_OP.search(text))
+    total, _, last = tensor_span(instructions)
     tail = sorted(((s, text) for text, s in instructions[last + 1 :]), reverse=True)[:count]
     return [(s / total, text) for s, text in tail]
 

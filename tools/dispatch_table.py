@@ -23,6 +23,8 @@ import json
 import sys
 
 FIELDS = ("threads", "thread_k", "thread_n", "thread_m_blocks", "m_block_size_8", "splits")
+# What an entry is measured for; with FIELDS, the DispatchEntry members in their order.
+KEY_FIELDS = ("sms", "a_bits", "b_bits", "k", "n", "m")
 
 
 def _width(header: dict, key: str, older_runs: int, allowed: tuple[int, int]) -> int:
@@ -104,6 +106,10 @@ def table_entries(tunes: list[tuple[str, dict]]) -> list[dict]:
     return entries
 
 
+def _cc_literal(value: int | bool) -> str:
+    return ("true" if value else "false") if isinstance(value, bool) else str(value)
+
+
 def render(tunes: list[tuple[str, dict]]) -> str:
     """The header for (source path, tune JSON) runs."""
     entries = table_entries(tunes)
@@ -124,8 +130,8 @@ def render(tunes: list[tuple[str, dict]]) -> str:
         "namespace marlin {",
         "",
         "struct DispatchEntry {",
-        "  int sms, a_bits, b_bits, k, n, m;",
-        "  int threads, thread_k, thread_n, thread_m_blocks;",
+        f"  int {', '.join(KEY_FIELDS)};",
+        f"  int {', '.join(FIELDS[:4])};",
         "  bool m_block_size_8;",
         "  int splits;",
         "  float us;  // measured time per call",
@@ -137,13 +143,8 @@ def render(tunes: list[tuple[str, dict]]) -> str:
         "inline constexpr DispatchEntry kDispatchTable[kNumDispatchEntries] = {",
     ]
     for e in entries:
-        m8 = "true" if e["m_block_size_8"] else "false"
-        lines.append(
-            f"    {{{e['sms']}, {e['a_bits']}, {e['b_bits']}, {e['k']}, {e['n']}, {e['m']}, "
-            f"{e['threads']}, "
-            f"{e['thread_k']}, "
-            f"{e['thread_n']}, {e['thread_m_blocks']}, {m8}, {e['splits']}, {e['us']:.1f}f}},"
-        )
+        values = ", ".join(_cc_literal(e[f]) for f in (*KEY_FIELDS, *FIELDS))
+        lines.append(f"    {{{values}, {e['us']:.1f}f}},")
     lines += ["};", "", "}  // namespace generated", "}  // namespace marlin", ""]
     return "\n".join(lines)
 

@@ -651,10 +651,13 @@ const DispatchEntry* measured_entry(const DispatchTable& dispatch, const GemmPro
     }
     int64_t chosen() const { return m >= 0 ? m : largest; }
   };
+  auto this_device_and_activations = [&](const DispatchEntry& e) {
+    return e.sms == device.num_sms && e.a_bits == a_bits;
+  };
   MChoice this_width, any_width;
   for (int i = 0; i < dispatch.size; ++i) {
     const DispatchEntry& e = dispatch.entries[i];
-    if (e.sms != device.num_sms || e.a_bits != a_bits) continue;
+    if (!this_device_and_activations(e)) continue;
     any_width.see(e.m, rows);
     if (e.b_bits == weight_bits) this_width.see(e.m, rows);
   }
@@ -662,8 +665,7 @@ const DispatchEntry* measured_entry(const DispatchTable& dispatch, const GemmPro
   const bool width_measured = this_width.largest >= 0;
   const int64_t m = width_measured ? this_width.chosen() : any_width.chosen();
   auto measured_here = [&](const DispatchEntry& e) {
-    return e.sms == device.num_sms && e.a_bits == a_bits &&
-           (!width_measured || e.b_bits == weight_bits);
+    return this_device_and_activations(e) && (!width_measured || e.b_bits == weight_bits);
   };
   const DispatchEntry* best = nullptr;
   double best_distance = 0;
