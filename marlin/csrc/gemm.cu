@@ -2,6 +2,7 @@
 #include <cuda_runtime.h>
 
 #include <algorithm>
+#include <array>
 #include <cstdint>
 #include <cstdlib>
 #include <mutex>
@@ -67,17 +68,27 @@ Status permute_columns(const GemmProblem& p, const void* a, const int32_t* perm,
   return Status::Ok();
 }
 
-// MARLIN_DEPENDENT_LAUNCH=0 turns programmatic dependent launch off (design.md section 11),
-// e.g. to time without it; unset or 1 leaves it on where the kernel supports it. Read once.
-Status dependent_launch_enabled(bool* enabled) {
-  static const char* const value = std::getenv("MARLIN_DEPENDENT_LAUNCH");
+// A launch feature's switch: the environment variable `name` set to 0 turns it off, e.g. to time
+// without it; unset or 1 leaves it on where the kernel supports it. Any other value is an error.
+Status feature_switch(const char* name, const char* value, bool* enabled) {
   const std::string text = value != nullptr ? value : "1";
   if (text != "0" && text != "1") {
     return Status::Error(Code::kInvalidArgument,
-                         "MARLIN_DEPENDENT_LAUNCH must be 0 or 1, got '" + text + "'");
+                         std::string(name) + " must be 0 or 1, got '" + text + "'");
   }
   *enabled = text == "1";
   return Status::Ok();
+}
+
+// Both read once (design.md section 11): programmatic dependent launch, and split-K launches in
+// thread-block clusters whose splits sum through distributed shared memory.
+Status dependent_launch_enabled(bool* enabled) {
+  static const char* const value = std::getenv("MARLIN_DEPENDENT_LAUNCH");
+  return feature_switch("MARLIN_DEPENDENT_LAUNCH", value, enabled);
+}
+Status cluster_split_enabled(bool* enabled) {
+  static const char* const value = std::getenv("MARLIN_CLUSTER_SPLIT");
+  return feature_switch("MARLIN_CLUSTER_SPLIT", value, enabled);
 }
 
 // What one (device, kernel) pair needs at launch, found once: cudaFuncSetAttribute and the
@@ -87,6 +98,11 @@ struct PreparedKernel {
   // Compiled for compute_90+, so it waits for the previous grid (griddepcontrol) before its
   // reads: only then may it be launched before that grid ends.
   bool dependent_launch = false;
+  // Split-K in clusters (mma_body.cuh: a tile's splits sum through distributed shared memory),
+  // compiled for compute_90+: cluster_capacity[b][S] clusters of S blocks fit on the GPU at
+  // b blocks per SM (balanced_smem[b], or the kernel's own at b = blocks_per_sm); 0 where they
+  // do not, or without clusters.
+  std::vector<std::array<int, kMaxSplitK + 1>> cluster_capacity;
   // balanced_smem[b]: dynamic shared memory that lets exactly b blocks share an SM (0: none
   // found), for b < blocks_per_sm; see launch_shared_mem.
   std::vector<int> balanced_smem;
@@ -112,6 +128,9 @@ Status prepare_kernel(const DeviceLimits& device, const ExecPass& pass,
   }
   bool dependent_launch = false;
   Status status = dependent_launch_enabled(&dependent_launch);
+  if (!status.ok()) return status;
+  bool cluster_split = false;
+  status = cluster_split_enabled(&cluster_split);
   if (!status.ok()) return status;
   const void* fn = reinterpret_cast<const void*>(generated::kKernelFns[pass.kernel_index]);
   cudaFuncAttributes attributes{};
@@ -141,7 +160,7 @@ Status prepare_kernel(const DeviceLimits& device, const ExecPass& pass,
   // ptxVersion is the virtual arch the code was compiled from: a compute_89 kernel JIT-compiled
   // for sm_90 has no griddepcontrol.wait and must not start early.
   ready.dependent_launch = dependent_launch && attributes.ptxVersion >= 90;
-  if (ready.dependent_launch) {
+  if (ready.dependent_launch || (cluster_split && attributes.ptxVersion >= 90)) {
     // A grid launched early lands its blocks wherever the previous grid has left room, up to
     // blocks_per_sm on one SM while others get none (measured: up to 1.4x slower at two blocks
     // per SM). Padding the shared memory so that only ceil(grid / SMs) blocks fit on an SM
@@ -160,6 +179,32 @@ Status prepare_kernel(const DeviceLimits& device, const ExecPass& pass,
     }
     (void)cudaGetLastError();
   }
+  if (cluster_split && attributes.ptxVersion >= 90) {
+    // The hardware places a cluster's blocks in one GPC and, where they fit, several on one SM
+    // while others stay idle (measured: up to 1.8x slower than a plain launch), so clusters
+    // launch with the shared memory of ceil(grid / SMs) blocks per SM, and only where every
+    // cluster then fits at once.
+    static_assert(kMaxSplitK <= 8, "clusters of more than 8 blocks are not portable");
+    ready.cluster_capacity.assign(ready.blocks_per_sm + 1, {});
+    for (int b = 1; b <= ready.blocks_per_sm; ++b) {
+      const int smem = b < ready.blocks_per_sm ? ready.balanced_smem[b] : pass.shared_mem_bytes;
+      for (int splits = 2; splits <= kMaxSplitK && smem > 0; ++splits) {
+        cudaLaunchConfig_t probe{};
+        probe.gridDim = dim3(static_cast<unsigned>(splits));
+        probe.blockDim = dim3(pass.config.threads);
+        probe.dynamicSmemBytes = static_cast<size_t>(smem);
+        cudaLaunchAttribute cluster{};
+        cluster.id = cudaLaunchAttributeClusterDimension;
+        cluster.val.clusterDim.x = static_cast<unsigned>(splits);
+        cluster.val.clusterDim.y = 1;
+        cluster.val.clusterDim.z = 1;
+        probe.attrs = &cluster;
+        probe.numAttrs = 1;
+        error = cudaOccupancyMaxActiveClusters(&ready.cluster_capacity[b][splits], fn, &probe);
+        if (error != cudaSuccess) return cuda_error(error, "cudaOccupancyMaxActiveClusters");
+      }
+    }
+  }
   cached = std::move(ready);  // only a fully prepared kernel is cached
   *out = &cached;
   return Status::Ok();
@@ -169,8 +214,8 @@ Status prepare_kernel(const DeviceLimits& device, const ExecPass& pass,
 // (dependent) launch that fits on the GPU at fewer blocks per SM than could share one, the
 // padded size that keeps them spread (prepare_kernel).
 int launch_shared_mem(const PreparedKernel& prepared, const DeviceLimits& device,
-                      const ExecPass& pass, int64_t grid) {
-  if (!prepared.dependent_launch) return pass.shared_mem_bytes;
+                      const ExecPass& pass, int64_t grid, bool clustered) {
+  if (!prepared.dependent_launch && !clustered) return pass.shared_mem_bytes;
   const int64_t per_sm = (grid + device.num_sms - 1) / device.num_sms;
   if (per_sm >= prepared.blocks_per_sm) return pass.shared_mem_bytes;
   const int padded = prepared.balanced_smem[per_sm];
@@ -214,19 +259,35 @@ Status launch_pass(const GemmArgs& args, const GemmProblem& p, const DeviceLimit
   cudaLaunchConfig_t launch{};
   const int64_t grid = pass.splits > 1 ? pass.tiles * pass.splits
                                        : std::max<int64_t>(1, std::min(pass.tiles, resident));
+  // One cluster per tile: its splits (grid = tiles * splits) sum through each other's shared
+  // memory, C_tmp and the locks untouched; where every cluster fits at once, spread.
+  const int64_t per_sm = (grid + device.num_sms - 1) / device.num_sms;
+  const bool clustered = pass.splits > 1 &&
+                         per_sm < static_cast<int64_t>(prepared.cluster_capacity.size()) &&
+                         pass.tiles <= prepared.cluster_capacity[per_sm][pass.splits];
   launch.gridDim = dim3(static_cast<unsigned>(grid));
   launch.blockDim = dim3(pass.config.threads);
-  launch.dynamicSmemBytes = static_cast<size_t>(launch_shared_mem(prepared, device, pass, grid));
+  launch.dynamicSmemBytes =
+      static_cast<size_t>(launch_shared_mem(prepared, device, pass, grid, clustered));
   launch.stream = stream;
   // The kernel may start while the previous one in the stream finishes: its blocks prefetch
   // their first weights into L2, then wait for that grid (kernel_common.cuh).
-  cudaLaunchAttribute attribute{};
+  cudaLaunchAttribute attributes[2]{};
+  unsigned num_attributes = 0;
   if (prepared.dependent_launch) {
+    cudaLaunchAttribute& attribute = attributes[num_attributes++];
     attribute.id = cudaLaunchAttributeProgrammaticStreamSerialization;
     attribute.val.programmaticStreamSerializationAllowed = 1;
-    launch.attrs = &attribute;
-    launch.numAttrs = 1;
   }
+  if (clustered) {
+    cudaLaunchAttribute& attribute = attributes[num_attributes++];
+    attribute.id = cudaLaunchAttributeClusterDimension;
+    attribute.val.clusterDim.x = static_cast<unsigned>(pass.splits);
+    attribute.val.clusterDim.y = 1;
+    attribute.val.clusterDim.z = 1;
+  }
+  launch.attrs = attributes;
+  launch.numAttrs = num_attributes;
   // The typed launch: kKernelFns holds MarlinKernelFn, and kernel_args.h checks that the fields
   // match its parameters in type and name, so no argument is converted or shifted on the way.
   const MarlinKernelFn kernel = generated::kKernelFns[pass.kernel_index];

@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import collections
 import functools
+import os
+import subprocess
+import sys
 import zlib
 
 import pytest
@@ -17,6 +20,32 @@ TOLERANCE = 0.04  # upstream's criterion: mean|out - ref| / mean|ref|
 
 def seed_for(*parts) -> int:
     return (SEED ^ zlib.crc32(repr(parts).encode())) & 0x7FFFFFFF
+
+
+def run_child(tmp_path, body: str, env: dict, tag: str):
+    """Runs `body` (Python that writes its results to the path in sys.argv[1]) in a fresh process
+    that imports this suite's marlin and helpers, with MARLIN_TEST_SEED fixed so that every child
+    draws the same inputs and `env` set (a value of None removes the variable). Returns the
+    process and the result path."""
+    here = os.path.dirname(os.path.abspath(__file__))
+    python_dir = os.path.dirname(os.path.dirname(os.path.abspath(marlin.__file__)))
+    script = tmp_path / f"child_{tag}.py"
+    script.write_text(f"import sys\nsys.path[:0] = [{python_dir!r}, {here!r}]\n" + body)
+    child_env = dict(os.environ, MARLIN_TEST_SEED=str(SEED))
+    for name, value in env.items():
+        if value is None:
+            child_env.pop(name, None)
+        else:
+            child_env[name] = value
+    result_path = tmp_path / f"out_{tag}.pt"
+    proc = subprocess.run(
+        [sys.executable, str(script), str(result_path)],
+        env=child_env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    return proc, result_path
 
 
 def torch_dtype(name):

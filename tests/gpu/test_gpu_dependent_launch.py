@@ -9,9 +9,6 @@ bitwise the ones of a process run with MARLIN_DEPENDENT_LAUNCH=0, and that a mal
 of that variable is an error naming it.
 """
 
-import os
-import subprocess
-import sys
 import textwrap
 
 import pytest
@@ -21,14 +18,12 @@ torch = pytest.importorskip("torch")
 from helpers import TOLERANCE  # noqa: E402
 from helpers import built  # noqa: E402
 from helpers import errors  # noqa: E402
+from helpers import run_child  # noqa: E402
 from helpers import seed_for  # noqa: E402
-from seed import SEED  # noqa: E402
 
 import marlin  # noqa: E402
 from marlin import _lib  # noqa: E402
 from marlin import quant  # noqa: E402
-
-_HERE = os.path.dirname(os.path.abspath(__file__))
 
 
 @pytest.fixture(autouse=True)
@@ -113,8 +108,6 @@ def test_weights_rewritten_just_before_the_call():
 
 _CHILD = textwrap.dedent(
     """
-    import sys
-    sys.path[:0] = [{python!r}, {here!r}]
     import torch, marlin
     from marlin import quant
     from helpers import seed_for
@@ -132,23 +125,7 @@ _CHILD = textwrap.dedent(
 
 
 def _run_child(tmp_path, value):
-    script = tmp_path / "child.py"
-    python_dir = os.path.dirname(os.path.dirname(os.path.abspath(marlin.__file__)))
-    script.write_text(_CHILD.format(python=python_dir, here=_HERE))
-    env = dict(os.environ, MARLIN_TEST_SEED=str(SEED))  # both children draw the same inputs
-    if value is None:
-        env.pop("MARLIN_DEPENDENT_LAUNCH", None)
-    else:
-        env["MARLIN_DEPENDENT_LAUNCH"] = value
-    result_path = tmp_path / f"out_{value}.pt"
-    proc = subprocess.run(
-        [sys.executable, str(script), str(result_path)],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
-    return proc, result_path
+    return run_child(tmp_path, _CHILD, {"MARLIN_DEPENDENT_LAUNCH": value}, str(value))
 
 
 def test_same_bits_with_and_without_dependent_launch(tmp_path):

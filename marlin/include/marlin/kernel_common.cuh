@@ -105,6 +105,60 @@ __device__ __forceinline__ int dynamic_smem_bytes() {
   return static_cast<int>(bytes);
 }
 
+// Thread-block clusters (sm_90+): the host launches a split-K grid with one cluster per output
+// tile when the kernel was compiled for compute_90 or later (gemm.cu), so that the splits sum
+// through each other's shared memory instead of C_tmp. Elsewhere a launch has no clusters and
+// cluster_blocks() is 1.
+//
+// Blocks in this block's cluster (PTX %cluster_nctarank).
+__device__ __forceinline__ int cluster_blocks() {
+#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 900
+  uint32_t blocks = 1;
+  asm("mov.u32 %0, %%cluster_nctarank;\n" : "=r"(blocks));
+  return static_cast<int>(blocks);
+#else
+  return 1;
+#endif
+}
+
+// Barrier of every thread of the cluster: shared-memory writes before it (release) are visible
+// to every block of the cluster after it (acquire).
+__device__ __forceinline__ void cluster_sync() {
+#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 900
+  asm volatile(
+      "barrier.cluster.arrive.release.aligned;\n"
+      "barrier.cluster.wait.acquire.aligned;\n" ::
+          : "memory");
+#endif
+}
+
+// The shared::cluster address of `smem_addr` (a shared::cta address of this block) in the
+// shared memory of the cluster's block `rank`.
+__device__ __forceinline__ uint32_t cluster_peer_address(uint32_t smem_addr, int rank) {
+#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 900
+  uint32_t peer = 0;
+  asm("mapa.shared::cluster.u32 %0, %1, %2;\n" : "=r"(peer) : "r"(smem_addr), "r"(rank));
+  return peer;
+#else
+  (void)rank;
+  return smem_addr;
+#endif
+}
+
+// 16 bytes of a cluster block's shared memory (an address from cluster_peer_address).
+__device__ __forceinline__ float4 load_cluster_float4(uint32_t peer_addr) {
+  float4 v = make_float4(0.f, 0.f, 0.f, 0.f);
+#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 900
+  asm volatile("ld.shared::cluster.v4.f32 {%0, %1, %2, %3}, [%4];\n"
+               : "=f"(v.x), "=f"(v.y), "=f"(v.z), "=f"(v.w)
+               : "r"(peer_addr)
+               : "memory");
+#else
+  (void)peer_addr;
+#endif
+  return v;
+}
+
 template <int kValue>
 struct IntConst {
   static constexpr int value = kValue;

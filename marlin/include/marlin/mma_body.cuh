@@ -196,6 +196,9 @@ __device__ __forceinline__ void mma_body(MARLIN_KERNEL_PARAMS) {
                          ? static_cast<int>(gridDim.x) / num_tiles
                          : 1;
   const int num_items = num_tiles * splits;
+  // A split-K launch in clusters of `splits` blocks (sm_90, gemm.cu): cluster c holds the splits
+  // of tile c, which sum through each other's shared memory (below).
+  const bool cluster_split = splits > 1 && cluster_blocks() == splits;
   const int64_t n_units = prob_n / kUnitN;
 
   const uint8_t* const a_bytes = reinterpret_cast<const uint8_t*>(A);
@@ -246,8 +249,8 @@ __device__ __forceinline__ void mma_body(MARLIN_KERNEL_PARAMS) {
   };
   auto item_of = [&](int item) {
     Item it;
-    it.tile = item % num_tiles;
-    it.split = item / num_tiles;
+    it.tile = cluster_split ? item / splits : item % num_tiles;
+    it.split = cluster_split ? item % splits : item / num_tiles;
     it.kt_begin = static_cast<int>(static_cast<int64_t>(k_steps) * it.split / splits);
     it.kt_end = static_cast<int>(static_cast<int64_t>(k_steps) * (it.split + 1) / splits);
     it.m0 = (it.tile % m_tiles) * kBM;
@@ -835,22 +838,46 @@ __device__ __forceinline__ void mma_body(MARLIN_KERNEL_PARAMS) {
         return *reinterpret_cast<const float4*>(run);
       }
     };
-    // Split-K: each split stores its partial in C_tmp ([split][row][column]; 32-bit offsets:
-    // the host splits only where C_tmp holds at most 8 MiB, exec_config.h), and the block that
-    // arrives last sums them in split order 0, 1, ..., S-1: the same bits whichever arrives last.
+    // tile_run of the cluster block whose tile_sums start at shared::cluster address `sums`.
+    auto peer_tile_run = [&](uint32_t sums, int row) {
+      const uint32_t run = sums + 4u * static_cast<uint32_t>(row * kSumStride + run_col);
+      if constexpr (kSumSets) {
+        float4 sum = load_cluster_float4(run + 4u * (kKGroups - 1) * kSumSetFloats);
+#pragma unroll
+        for (int k = kKGroups - 2; k >= 0; --k) {
+          const float4 v = load_cluster_float4(run + 4u * k * kSumSetFloats);
+          sum = make_float4(v.x + sum.x, v.y + sum.y, v.z + sum.z, v.w + sum.w);
+        }
+        return sum;
+      } else {
+        return load_cluster_float4(run);
+      }
+    };
+    // Split-K, in split order 0, 1, ..., S-1, so the same bits whichever split finishes last:
+    //   - in a cluster (sm_90), the splits' sums stay in their shared memory; after a cluster
+    //     barrier, split s sums and writes rows first_row + kRowsPerPass (s + S i) from every
+    //     split's tile_sums, then waits at a second barrier until its peers have read its own;
+    //   - otherwise each split stores its partial in C_tmp ([split][row][column]; 32-bit offsets:
+    //     the host splits only where C_tmp holds at most 8 MiB, exec_config.h), and the block that
+    //     arrives last sums them and writes the whole tile.
     const int split_stride = split_k ? prob_m * prob_n : 0;
     // The thread's run in the tile's row 0, in C; in C_tmp the same offset fits 32 bits.
     const int64_t out_offset = static_cast<int64_t>(m0) * prob_n + n0 + run_col;
     const int part_offset = split_k ? static_cast<int>(out_offset) : 0;
     bool write_c = true;
-    if (split_k) {
+    int row_begin = first_row, row_step = kRowsPerPass;
+    if (cluster_split) {
+      cluster_sync();
+      row_begin += split * kRowsPerPass;
+      row_step *= splits;
+    } else if (split_k) {
       float* const part = C_tmp + split * split_stride + part_offset;
       for (int row = first_row; row < tile_rows; row += kRowsPerPass) {
         __stcg(reinterpret_cast<float4*>(part + row * prob_n), tile_run(row));
       }
       write_c = split_arrival_is_last(locks, tile, splits);
     }
-    if (write_c && first_row < tile_rows) {
+    if (write_c && row_begin < tile_rows) {
       // The epilogue: channelwise scales (kScaleOut), the per-row activation scales (8-bit
       // activations), the NVFP4 global scale, bias, one rounding to the c type; four columns per
       // 8-byte store. The thread's columns' scales and bias are read once per tile.
@@ -865,18 +892,20 @@ __device__ __forceinline__ void mma_body(MARLIN_KERNEL_PARAMS) {
       }
       unsigned short* const c_out = reinterpret_cast<unsigned short*>(C) + out_offset;
 #pragma unroll 1
-      for (int first = first_row; first < tile_rows; first += kUnroll * kRowsPerPass) {
+      for (int first = row_begin; first < tile_rows; first += kUnroll * row_step) {
         float4 sum[kUnroll];
         if (split_k) {
 #pragma unroll 1
           for (int sp = 0; sp < splits; ++sp) {
             const float* const part = C_tmp + sp * split_stride + part_offset;
+            const uint32_t peer_sums = cluster_peer_address(smem_base, sp);
 #pragma unroll
             for (int u = 0; u < kUnroll; ++u) {
-              const int row = first + u * kRowsPerPass;
+              const int row = first + u * row_step;
               if (row >= tile_rows) break;
-              const float4 p = sp == split
-                                   ? tile_run(row)
+              const float4 p = sp == split ? tile_run(row)
+                               : cluster_split
+                                   ? peer_tile_run(peer_sums, row)
                                    : __ldcg(reinterpret_cast<const float4*>(part + row * prob_n));
               if (sp == 0) {
                 sum[u] = p;
@@ -888,13 +917,13 @@ __device__ __forceinline__ void mma_body(MARLIN_KERNEL_PARAMS) {
         } else {
 #pragma unroll
           for (int u = 0; u < kUnroll; ++u) {
-            const int row = first + u * kRowsPerPass;
+            const int row = first + u * row_step;
             if (row < tile_rows) sum[u] = tile_run(row);
           }
         }
 #pragma unroll
         for (int u = 0; u < kUnroll; ++u) {
-          const int row = first + u * kRowsPerPass;
+          const int row = first + u * row_step;
           if (row >= tile_rows) break;
           const float v[4] = {sum[u].x, sum[u].y, sum[u].z, sum[u].w};
           const float row_scale = kWidenA ? row_factor * __ldg(a_scales_ptr + m0 + row) *
@@ -912,7 +941,8 @@ __device__ __forceinline__ void mma_body(MARLIN_KERNEL_PARAMS) {
         }
       }
     }
-    __syncthreads();  // the sums alias the ring the next item's prologue refills
+    if (cluster_split) cluster_sync();  // the peers have read this block's sums
+    __syncthreads();                    // the sums alias the ring the next item's prologue refills
   }
 }
 
